@@ -1,0 +1,90 @@
+import { createPool, type DatabasePool, type DatabasePoolConnection, type DatabaseTransactionConnection } from 'slonik';
+import { PoolTimeoutError } from './errors.js';
+
+export type PoolOptions = {
+  url: string;
+  /** Most connections the pool opens. */
+  maxConnections: number;
+  /** How long a query waits for a free connection before PoolTimeoutError. */
+  acquireTimeoutMs: number;
+  /** PostgreSQL cancels any statement running longer than this. */
+  statementTimeoutMs: number;
+  /** How long opening a new connection may take. */
+  connectTimeoutMs: number;
+};
+
+export type PoolSnapshot = { max: number; total: number; idle: number; active: number; waiting: number };
+
+export type Database = {
+  /** Runs `routine` on one pooled connection (several statements, no transaction). */
+  connect: <T>(routine: (connection: DatabasePoolConnection) => Promise<T>) => Promise<T>;
+  /** Runs `routine` in one transaction: it commits when `routine` resolves, rolls back when it throws. */
+  transaction: <T>(routine: (transaction: DatabaseTransactionConnection) => Promise<T>) => Promise<T>;
+  state: () => PoolSnapshot;
+  end: () => Promise<void>;
+  /** The underlying Slonik pool, for the few callers that need it directly (migrations, tests). */
+  pool: DatabasePool;
+};
+
+export const APPLICATION_NAME = 'call-coach-api';
+
+/**
+ * Every session runs in UTC (so JSON built by PostgreSQL carries RFC 3339 UTC timestamps) and
+ * names itself, so its connections can be told apart in pg_stat_activity.
+ */
+function withSessionSettings(url: string): string {
+  const parsed = new URL(url);
+  const options = parsed.searchParams.get('options');
+  parsed.searchParams.set('options', [options, '-c TimeZone=UTC'].filter(Boolean).join(' '));
+  if (!parsed.searchParams.has('application_name')) parsed.searchParams.set('application_name', APPLICATION_NAME);
+  return parsed.toString();
+}
+
+/** One Slonik pool for the process, with an acquisition timeout Slonik itself does not have. */
+export async function createDatabase(options: PoolOptions): Promise<Database> {
+  const pool = await createPool(withSessionSettings(options.url), {
+    maximumPoolSize: options.maxConnections,
+    statementTimeout: options.statementTimeoutMs,
+    connectionTimeout: options.connectTimeoutMs,
+    idleTimeout: 30_000,
+    // Fail fast when PostgreSQL is down: a request should get its 503, not wait for retries.
+    connectionRetryLimit: 1,
+    captureStackTrace: false,
+  });
+
+  const connect = <T>(routine: (connection: DatabasePoolConnection) => Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    let abandoned = false;
+    const work = pool.connect(async (connection) => {
+      clearTimeout(timer);
+      // The caller gave up while this request waited in the queue: hand the connection back.
+      if (abandoned) throw new PoolTimeoutError(options.acquireTimeoutMs);
+      return routine(connection);
+    });
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abandoned = true;
+        reject(new PoolTimeoutError(options.acquireTimeoutMs));
+      }, options.acquireTimeoutMs);
+    });
+    work.catch(() => {}); // its rejection, if it loses the race, is reported by `timeout`
+    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  };
+
+  return {
+    connect,
+    transaction: (routine) => connect((connection) => connection.transaction(routine)),
+    state: () => {
+      const s = pool.state();
+      return {
+        max: options.maxConnections,
+        total: s.acquiredConnections + s.idleConnections + s.pendingReleaseConnections,
+        idle: s.idleConnections,
+        active: s.acquiredConnections,
+        waiting: s.waitingClients,
+      };
+    },
+    end: () => pool.end(),
+    pool,
+  };
+}

@@ -1,0 +1,32 @@
+import { bodyParser } from '@koa/bodyparser';
+import Koa from 'koa';
+import type { Database } from '../db/pool.js';
+import { verifyBearer } from './auth.js';
+import type { Config } from './config.js';
+import { serveDocsAssets } from './docs.js';
+import { callHandlers } from './handlers/calls.js';
+import { systemHandlers } from './handlers/system.js';
+import type { Logger } from './logger.js';
+import { problemErrors, requestId, requestLogger, securityHeaders } from './middleware.js';
+import { createOpenApi, dispatch } from './openapi.js';
+import { loadSpec } from './spec.js';
+
+/** The whole HTTP service, as one middleware chain read top to bottom. */
+export async function createApp(deps: { config: Config; db: Database; logger: Logger }): Promise<Koa> {
+  const { config, db, logger } = deps;
+  const spec = loadSpec();
+  const api = createOpenApi(spec.document, { ...systemHandlers(db, spec), ...callHandlers(db) });
+  await api.init(); // compile every validator now, not on the first request
+
+  const app = new Koa({ proxy: false });
+  app.silent = true; // errors are answered and logged by problemErrors
+  app.use(requestId);
+  app.use(requestLogger(logger));
+  app.use(securityHeaders);
+  app.use(problemErrors);
+  app.use(serveDocsAssets);
+  app.use(verifyBearer(config.jwtSecret));
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: config.bodyLimitBytes, jsonStrict: true, encoding: 'utf-8' }));
+  app.use(dispatch(api));
+  return app;
+}

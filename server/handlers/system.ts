@@ -1,0 +1,39 @@
+import { sql } from 'slonik';
+import type { Database } from '../../db/pool.js';
+import { DOCS_HTML } from '../docs.js';
+import type { OperationHandler } from '../openapi.js';
+
+export function systemHandlers(db: Database, spec: { yaml: string; document: Record<string, unknown> }) {
+  const json = JSON.stringify(spec.document);
+  return {
+    getHealth: ((_c, ctx) => {
+      ctx.body = { status: 'ok' };
+    }) satisfies OperationHandler,
+
+    getReady: (async (_c, ctx) => {
+      const started = performance.now();
+      const database = await db
+        .connect((connection) => connection.query(sql.unsafe`SELECT 1`))
+        .then(() => ({ reachable: true, latency_ms: Math.round((performance.now() - started) * 100) / 100 }))
+        .catch((error: Error) => ({ reachable: false, error: error.message }));
+      ctx.status = database.reachable ? 200 : 503;
+      if (!database.reachable) ctx.set('Retry-After', '2');
+      ctx.body = { status: database.reachable ? 'ready' : 'not_ready', database, pool: db.state() };
+    }) satisfies OperationHandler,
+
+    getOpenApiJson: ((_c, ctx) => {
+      ctx.type = 'application/json';
+      ctx.body = json;
+    }) satisfies OperationHandler,
+
+    getOpenApiYaml: ((_c, ctx) => {
+      ctx.type = 'application/yaml; charset=utf-8';
+      ctx.body = spec.yaml;
+    }) satisfies OperationHandler,
+
+    getDocs: ((_c, ctx) => {
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.body = DOCS_HTML;
+    }) satisfies OperationHandler,
+  };
+}

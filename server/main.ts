@@ -1,0 +1,58 @@
+import type { Server } from 'node:http';
+import { migrate } from '../db/migrate.js';
+import { createDatabase } from '../db/pool.js';
+import { createApp } from './app.js';
+import { loadConfig } from './config.js';
+import { resolveDatabase } from './database.js';
+import { createLogger } from './logger.js';
+
+const started = performance.now();
+const config = loadConfig();
+const logger = createLogger(config.logLevel);
+
+const target = await resolveDatabase(config, logger);
+const db = await createDatabase({ url: target.url, ...config.pool });
+try {
+  if (config.migrateOnStart) {
+    const applied = await migrate(target.url);
+    logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
+  }
+} catch (error) {
+  logger.fatal({ err: error }, 'could not migrate the database');
+  await db.end();
+  await target.stop();
+  process.exit(1);
+}
+
+const app = await createApp({ config, db, logger });
+const server: Server = app.listen(config.port, config.host, () => {
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  logger.info(
+    { url: `http://${config.host}:${port}`, docs: `http://${config.host}:${port}/docs`, startup_ms: Math.round(performance.now() - started) },
+    'Call Coach API listening',
+  );
+});
+server.keepAliveTimeout = 5_000;
+
+let stopping = false;
+/** Stop accepting, let in-flight requests finish, then close the pool and the embedded database. */
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down');
+  const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+  force.unref();
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+  clearTimeout(force);
+  await db.end().catch((error: unknown) => logger.error({ err: error }, 'closing the pool failed'));
+  await target.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping embedded PostgreSQL failed'));
+  logger.info('stopped');
+  process.exit(0);
+}
+
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import type { Logger } from './logger.js';
+import { sendProblem, toProblem } from './problem.js';
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Takes the caller's X-Request-Id when it is sane, else makes one; echoes it on every response. */
+export async function requestId(ctx: Context, next: Next): Promise<void> {
+  const given = ctx.get('X-Request-Id');
+  ctx.state.requestId = SANE_REQUEST_ID.test(given) ? given : randomUUID();
+  ctx.set('X-Request-Id', ctx.state.requestId);
+  await next();
+}
+
+/** One log line per request, with a child logger on ctx.state for anything logged in between. */
+export function requestLogger(logger: Logger) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const started = performance.now();
+    ctx.state.log = logger.child({ request_id: ctx.state.requestId });
+    try {
+      await next();
+    } finally {
+      ctx.state.log.info(
+        { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) },
+        'request',
+      );
+    }
+  };
+}
+
+/** Conservative defaults: this service serves JSON, plus one documentation page. */
+export async function securityHeaders(ctx: Context, next: Next): Promise<void> {
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('X-Frame-Options', 'DENY');
+  ctx.set('Referrer-Policy', 'no-referrer');
+  ctx.set('Cross-Origin-Resource-Policy', 'same-origin');
+  await next();
+  if (!ctx.response.get('Cache-Control')) ctx.set('Cache-Control', 'no-store');
+}
+
+/** Everything thrown below becomes one application/problem+json answer; 5xx are logged in full. */
+export async function problemErrors(ctx: Context, next: Next): Promise<void> {
+  try {
+    await next();
+  } catch (error) {
+    const problem = toProblem(error);
+    if (problem.status >= 500) ctx.state.log?.error({ err: error }, 'request failed');
+    sendProblem(ctx, problem);
+  }
+}

@@ -1,0 +1,129 @@
+import type { ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { Context } from 'koa';
+import { OpenAPIBackend, type Context as OperationContext, type Handler } from 'openapi-backend';
+import { requirePrincipal } from './auth.js';
+import type { operations } from './generated/api.js';
+import { HttpProblem, type FieldError } from './problem.js';
+
+export type OperationId = keyof operations;
+/** An operation handler: it gets the validated request and answers on the Koa context. */
+export type OperationHandler = (c: OperationContext, ctx: Context) => void | Promise<void>;
+export type Handlers = Record<OperationId, OperationHandler>;
+
+/** The JSON body an operation accepts, as openapi-typescript generated it. */
+export type RequestBody<Op extends OperationId> = operations[Op] extends {
+  requestBody: { content: { 'application/json': infer B } };
+}
+  ? B
+  : never;
+/** The JSON body an operation answers with for `Status`. */
+export type ResponseBody<Op extends OperationId, Status extends number> = operations[Op]['responses'] extends Record<
+  Status,
+  { content: { 'application/json': infer B } }
+>
+  ? B
+  : never;
+
+const LOCATIONS: Record<string, FieldError['location']> = {
+  requestBody: 'body',
+  path: 'path',
+  query: 'query',
+  headers: 'header',
+};
+
+/** Turns Ajv's findings into the problem's `errors`, each naming where and what. */
+function fieldErrors(errors: ErrorObject[]): FieldError[] {
+  return errors.map((error) => {
+    const [, first = '', ...rest] = error.instancePath.split('/');
+    let path = rest.length ? `/${rest.join('/')}` : '';
+    let message = error.message ?? 'is invalid';
+    const params = error.params as Record<string, unknown>;
+    if (error.keyword === 'additionalProperties') {
+      path += `/${String(params.additionalProperty)}`;
+      message = 'is not a known property';
+    } else if (error.keyword === 'required') {
+      path += `/${String(params.missingProperty)}`;
+      message = 'is required';
+    } else if (error.keyword === 'enum') {
+      message = `must be one of: ${(params.allowedValues as unknown[]).join(', ')}`;
+    }
+    // A missing body shows up as a failure of the whole requestBody.
+    const location = LOCATIONS[first] ?? 'body';
+    return { location, path: path || '/', message };
+  });
+}
+
+function describe(errors: FieldError[]): string {
+  const [first] = errors;
+  if (!first) return 'The request does not match the contract.';
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more; see errors)` : '';
+  return `${first.location}${first.path === '/' ? '' : first.path}: ${first.message}${more}`;
+}
+
+/** Methods whose bodies the contract describes. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+export function createOpenApi(document: Record<string, unknown>, handlers: Handlers): OpenAPIBackend {
+  const api = new OpenAPIBackend({
+    // openapi-backend dereferences in place; keep the served document untouched.
+    definition: structuredClone(document) as never,
+    strict: true,
+    quick: false,
+    coerceTypes: true,
+    ajvOpts: { allErrors: true },
+    customizeAjv: (ajv) => {
+      addFormats.default(ajv);
+      return ajv;
+    },
+  });
+
+  const operationHandlers = handlers as Record<string, Handler>;
+  api.register({
+    ...operationHandlers,
+    notFound: (_c, ctx: Context) => {
+      throw new HttpProblem(404, `No resource at ${ctx.method} ${ctx.path}; see /docs for what exists.`);
+    },
+    methodNotAllowed: (_c, ctx: Context) => {
+      throw new HttpProblem(405, `${ctx.method} is not supported on ${ctx.path}; see /docs for what exists.`);
+    },
+    unauthorizedHandler: (c: OperationContext) => {
+      const result = c.security?.bearerAuth as { error?: unknown } | undefined;
+      throw result?.error ?? new HttpProblem(401, 'Send a bearer token: Authorization: Bearer <JWT>.');
+    },
+    // After auth (a 401 comes first), before validation: a non-JSON body is a 415, not a 400.
+    postSecurityHandler: (c: OperationContext, ctx: Context) => {
+      if (!c.security?.authorized && (c.operation.security?.length ?? 0) > 0) return;
+      if (!c.operation.requestBody || !BODY_METHODS.has(ctx.method)) return;
+      const hasBody = Boolean(ctx.get('content-length') && ctx.get('content-length') !== '0') || ctx.get('transfer-encoding');
+      if (hasBody && !ctx.is('application/json')) {
+        throw new HttpProblem(415, `Send the body as application/json (got ${ctx.get('content-type') || 'no content type'}).`);
+      }
+    },
+    validationFail: (c: OperationContext) => {
+      const errors = fieldErrors(c.validation.errors ?? []);
+      throw new HttpProblem(400, describe(errors), { errors });
+    },
+  });
+  api.registerSecurityHandler('bearerAuth', (_c, ctx: Context) => {
+    ctx.state.principal = requirePrincipal(ctx);
+    return ctx.state.principal;
+  });
+  return api;
+}
+
+/** Koa middleware: every request goes through the contract, matched to its operation. */
+export function dispatch(api: OpenAPIBackend) {
+  return async (ctx: Context): Promise<void> => {
+    await api.handleRequest(
+      {
+        method: ctx.method,
+        path: ctx.path,
+        query: ctx.querystring,
+        headers: ctx.headers as Record<string, string | string[]>,
+        body: ctx.request.body,
+      },
+      ctx,
+    );
+  };
+}

@@ -1,0 +1,123 @@
+import type { Context } from 'koa';
+import {
+  BackendTerminatedError,
+  CheckIntegrityConstraintViolationError,
+  ConnectionError,
+  ForeignKeyIntegrityConstraintViolationError,
+  NotNullIntegrityConstraintViolationError,
+  PoolTimeoutError,
+  StatementCancelledError,
+  StatementTimeoutError,
+  UniqueIntegrityConstraintViolationError,
+} from '../db/errors.js';
+
+/** One entry per fault in a validation failure. */
+export type FieldError = { location: 'body' | 'path' | 'query' | 'header'; path: string; message: string };
+
+export type ProblemBody = {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  request_id?: string;
+  errors?: FieldError[];
+};
+
+const TITLES: Record<number, [slug: string, title: string]> = {
+  400: ['validation', 'Invalid request'],
+  401: ['unauthorized', 'Unauthorized'],
+  403: ['forbidden', 'Forbidden'],
+  404: ['not-found', 'Not Found'],
+  405: ['method-not-allowed', 'Method Not Allowed'],
+  409: ['conflict', 'Conflict'],
+  413: ['payload-too-large', 'Payload Too Large'],
+  415: ['unsupported-media-type', 'Unsupported Media Type'],
+  500: ['internal', 'Internal Server Error'],
+  503: ['service-unavailable', 'Service Unavailable'],
+};
+
+export const PROBLEM_BASE = 'https://call-coach.dev/problems/';
+
+/** An error that already knows its HTTP answer. Throw it anywhere below the error middleware. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+    readonly extra: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+  ) {
+    super(detail);
+    this.name = 'HttpProblem';
+  }
+}
+
+// What a violated constraint means to the caller, by constraint name (see db/migrations).
+const CONSTRAINT_DETAILS: Record<string, string> = {
+  calls_gong_call_id_key: 'A call with this gong_call_id already exists; fetch it instead of creating it again.',
+  speakers_call_id_email_key: 'Two speakers of one call cannot share an email address.',
+};
+
+/** Maps anything thrown while handling a request to the problem the client gets. */
+export function toProblem(error: unknown): HttpProblem {
+  if (error instanceof HttpProblem) return error;
+  if (error instanceof UniqueIntegrityConstraintViolationError) {
+    const detail = (error.constraint && CONSTRAINT_DETAILS[error.constraint]) || 'The write conflicts with stored data.';
+    return new HttpProblem(409, detail);
+  }
+  if (
+    error instanceof CheckIntegrityConstraintViolationError ||
+    error instanceof NotNullIntegrityConstraintViolationError ||
+    error instanceof ForeignKeyIntegrityConstraintViolationError
+  ) {
+    return new HttpProblem(400, `The data breaks a rule of the store (${error.constraint ?? 'constraint'}).`);
+  }
+  if (error instanceof PoolTimeoutError) {
+    return new HttpProblem(503, `Every database connection stayed busy for ${error.timeoutMs} ms; retry shortly.`, {
+      headers: { 'Retry-After': '1' },
+    });
+  }
+  if (error instanceof StatementTimeoutError || error instanceof StatementCancelledError) {
+    return new HttpProblem(503, 'The database took too long to answer; retry shortly.', { headers: { 'Retry-After': '1' } });
+  }
+  if (error instanceof ConnectionError || error instanceof BackendTerminatedError || isConnectionRefused(error)) {
+    return new HttpProblem(503, 'The database is unavailable; retry shortly.', { headers: { 'Retry-After': '2' } });
+  }
+  // PostgreSQL class 22 (data exception), e.g. a NUL character inside JSON text.
+  const code = (error as { cause?: { code?: string }; code?: string })?.cause?.code ?? (error as { code?: string })?.code;
+  if (typeof code === 'string' && code.startsWith('22')) {
+    return new HttpProblem(400, 'A value in the request cannot be stored (PostgreSQL rejected it as invalid data).');
+  }
+  // Errors from Koa's own helpers (body parsing) carry an exposable status.
+  const http = error as { status?: number; expose?: boolean; type?: string };
+  if (http?.expose && typeof http.status === 'number' && http.status < 500) {
+    if (http.status === 413) return new HttpProblem(413, 'The request body is too large; send less.');
+    if (http.type === 'entity.parse.failed' || http.status === 400) {
+      return new HttpProblem(400, 'The body is not valid JSON; send one JSON object.');
+    }
+    return new HttpProblem(http.status, (error as Error).message);
+  }
+  return new HttpProblem(500, 'An unexpected error occurred; it has been logged with the request id.');
+}
+
+function isConnectionRefused(error: unknown): boolean {
+  const code = (error as { code?: string })?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
+  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === '57P01' || code === '57P03';
+}
+
+/** Writes `problem` as application/problem+json on the context. */
+export function sendProblem(ctx: Context, problem: HttpProblem): void {
+  const [slug, title] = TITLES[problem.status] ?? ['error', 'Error'];
+  const body: ProblemBody = {
+    type: PROBLEM_BASE + slug,
+    title,
+    status: problem.status,
+    detail: problem.detail,
+    instance: ctx.path,
+    request_id: ctx.state.requestId,
+    ...(problem.extra.errors ? { errors: problem.extra.errors } : {}),
+  };
+  for (const [name, value] of Object.entries(problem.extra.headers ?? {})) ctx.set(name, value);
+  ctx.status = problem.status;
+  ctx.type = 'application/problem+json';
+  ctx.body = body;
+}
