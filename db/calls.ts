@@ -34,7 +34,7 @@ const callJson = sql.fragment`json_build_object(
   'metadata', c.metadata, 'processed_at', c.processed_at, 'created_at', c.created_at,
   'updated_at', c.updated_at,
   'speakers', COALESCE(
-    (SELECT json_agg(${speakerJson} ORDER BY sp.created_at, sp.id) FROM speakers sp WHERE sp.call_id = c.id),
+    (SELECT json_agg(${speakerJson} ORDER BY sp.added_order) FROM speakers sp WHERE sp.call_id = c.id),
     '[]'::json))`;
 
 function selectCall(connection: CommonQueryMethods, callId: string): Promise<CallRecord | null> {

@@ -87,14 +87,15 @@ export function toProblem(error: unknown): HttpProblem {
   if (typeof code === 'string' && code.startsWith('22')) {
     return new HttpProblem(400, 'A value in the request cannot be stored (PostgreSQL rejected it as invalid data).');
   }
-  // Errors from Koa's own helpers (body parsing) carry an exposable status.
+  // Errors from Koa's body parser (co-body / raw-body) carry a 4xx status.
   const http = error as { status?: number; expose?: boolean; type?: string };
-  if (http?.expose && typeof http.status === 'number' && http.status < 500) {
+  if (typeof http?.status === 'number' && http.status >= 400 && http.status < 500) {
     if (http.status === 413) return new HttpProblem(413, 'The request body is too large; send less.');
-    if (http.type === 'entity.parse.failed' || http.status === 400) {
+    if (error instanceof SyntaxError || http.type === 'entity.parse.failed') {
       return new HttpProblem(400, 'The body is not valid JSON; send one JSON object.');
     }
-    return new HttpProblem(http.status, (error as Error).message);
+    if (http.expose) return new HttpProblem(http.status, (error as Error).message);
+    return new HttpProblem(400, 'The request could not be read.');
   }
   return new HttpProblem(500, 'An unexpected error occurred; it has been logged with the request id.');
 }

@@ -49,6 +49,8 @@ CREATE TABLE speakers (
   talk_time_seconds    numeric(10, 2),
   talk_time_percentage numeric(5, 2),
   created_at           timestamptz NOT NULL DEFAULT now(),
+  -- Keeps speakers in the order they were added, also within one multi-row insert.
+  added_order          bigint GENERATED ALWAYS AS IDENTITY,
   -- One row per person per call; the index also serves "speakers of a call".
   CONSTRAINT speakers_call_id_email_key UNIQUE (call_id, email),
   CONSTRAINT speakers_name_length CHECK (char_length(name) BETWEEN 1 AND 200),

@@ -857,6 +857,12 @@ declare module 'zapatos/schema' {
     export type Table = 'speakers';
     export interface Selectable {
       /**
+      * **speakers.added_order**
+      * - `int8` in database
+      * - Generated column
+      */
+      added_order: db.Int8String;
+      /**
       * **speakers.call_id**
       * - `uuid` in database
       * - `NOT NULL`, no default
@@ -913,6 +919,12 @@ declare module 'zapatos/schema' {
     }
     export interface JSONSelectable {
       /**
+      * **speakers.added_order**
+      * - `int8` in database
+      * - Generated column
+      */
+      added_order: number;
+      /**
       * **speakers.call_id**
       * - `uuid` in database
       * - `NOT NULL`, no default
@@ -968,6 +980,12 @@ declare module 'zapatos/schema' {
       talk_time_seconds: number | null;
     }
     export interface Whereable {
+      /**
+      * **speakers.added_order**
+      * - `int8` in database
+      * - Generated column
+      */
+      added_order?: (number | db.Int8String | bigint) | db.Parameter<(number | db.Int8String | bigint)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (number | db.Int8String | bigint) | db.Parameter<(number | db.Int8String | bigint)> | db.SQLFragment | db.ParentColumn>;
       /**
       * **speakers.call_id**
       * - `uuid` in database

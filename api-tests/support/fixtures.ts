@@ -1,0 +1,142 @@
+/**
+ * The fixtures every suite uses:
+ *   api      - Playwright's request context against the started server, with a valid admin token,
+ *              validating every response against openapi.yaml (see contract.ts)
+ *   db       - a Slonik pool of the test process, straight to the test database, for verification
+ *   cleanup  - registers what a test created; deletes it after the test in reverse order and
+ *              logs (does not fail) when a step fails
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { test as base, type APIRequestContext, type APIResponse } from '@playwright/test';
+import { sql } from 'slonik';
+import { createDatabase, type Database } from '../../db/pool.js';
+import { expectMatchesContract } from './contract.js';
+import { testEnvironment } from './test-environment.js';
+import { signToken } from './tokens.js';
+
+export { expect } from '@playwright/test';
+export { sql };
+
+type RequestOptions = { data?: unknown; headers?: Record<string, string> };
+
+/** HTTP through Playwright's request context; every answer is checked against the contract. */
+export class ApiClient {
+  constructor(
+    private readonly request: APIRequestContext,
+    private readonly token: string | null,
+  ) {}
+
+  /** The same client with another token, or none (null). */
+  as(token: string | null): ApiClient {
+    return new ApiClient(this.request, token);
+  }
+
+  async fetch(method: string, path: string, options: RequestOptions = {}): Promise<APIResponse> {
+    const headers = { ...(this.token ? { Authorization: `Bearer ${this.token}` } : {}), ...options.headers };
+    const response = await this.request.fetch(path, {
+      method,
+      headers,
+      data: options.data as never,
+      failOnStatusCode: false,
+      maxRedirects: 0,
+    });
+    await expectMatchesContract(response, method);
+    return response;
+  }
+
+  get(path: string, options?: RequestOptions) {
+    return this.fetch('GET', path, options);
+  }
+
+  post(path: string, data: unknown, options?: RequestOptions) {
+    return this.fetch('POST', path, { ...options, data });
+  }
+}
+
+export class Cleanup {
+  private readonly steps: { label: string; run: () => Promise<unknown> }[] = [];
+
+  add(label: string, run: () => Promise<unknown>): void {
+    this.steps.push({ label, run });
+  }
+
+  async runAll(): Promise<void> {
+    for (const step of this.steps.reverse()) {
+      try {
+        await step.run();
+      } catch (error) {
+        console.warn(`cleanup: ${step.label} failed: ${(error as Error).message}`);
+      }
+    }
+  }
+}
+
+/** A Gong call id (numeric, up to 20 digits) no other test uses. */
+export function uniqueGongId(): string {
+  return (randomBytes(8).readBigUInt64BE() % 10n ** 19n).toString();
+}
+
+export function uniqueEmail(name: string): string {
+  return `${name}.${randomUUID().slice(0, 8)}@example.com`;
+}
+
+/** A valid createCall body with unique ids; `overrides` replace fields. */
+export function newCall(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    gong_call_id: uniqueGongId(),
+    title: `Discovery call ${randomUUID().slice(0, 8)}`,
+    scheduled_at: '2026-11-02T15:00:00Z',
+    duration_seconds: 1860,
+    call_type: 'discovery',
+    product: 'prefect',
+    metadata: { direction: 'Outbound', scope: 'External' },
+    speakers: [
+      { name: 'Sarah Chen', email: uniqueEmail('sarah'), role: 'ae', company_side: true },
+      { name: 'Dan Ortiz', email: uniqueEmail('dan'), role: 'prospect', company_side: false },
+    ],
+    ...overrides,
+  };
+}
+
+type TestFixtures = {
+  api: ApiClient;
+  cleanup: Cleanup;
+  /** Registers a call (by id) for deletion after the test; speakers and the rest cascade. */
+  trackCall: (callId: string) => void;
+};
+type WorkerFixtures = { db: Database };
+
+export const test = base.extend<TestFixtures, WorkerFixtures>({
+  db: [
+    async ({}, use) => {
+      const url = new URL(testEnvironment().databaseUrl);
+      url.searchParams.set('application_name', 'call-coach-tests');
+      const db = await createDatabase({
+        url: url.toString(),
+        maxConnections: 4,
+        acquireTimeoutMs: 10_000,
+        statementTimeoutMs: 30_000,
+        connectTimeoutMs: 5_000,
+      });
+      await use(db);
+      await db.end();
+    },
+    { scope: 'worker' },
+  ],
+
+  api: async ({ request }, use) => {
+    await use(new ApiClient(request, signToken()));
+  },
+
+  cleanup: async ({}, use) => {
+    const cleanup = new Cleanup();
+    await use(cleanup);
+    await cleanup.runAll();
+  },
+
+  trackCall: async ({ cleanup, db }, use) => {
+    await use((callId) =>
+      cleanup.add(`delete call ${callId}`, () => db.pool.query(sql.unsafe`DELETE FROM calls WHERE id = ${callId}`)),
+    );
+  },
+});

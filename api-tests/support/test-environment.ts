@@ -1,0 +1,122 @@
+/**
+ * Where the test run's database and server live, decided once in Playwright's main process
+ * (playwright.config.ts) and handed to workers and the webServer through the environment.
+ *
+ *   TEST_DATABASE_URL set (env or .env.test) -> that database; the server migrates it on start.
+ *   otherwise                                -> a throwaway embedded PostgreSQL that the server
+ *                                               starts in a temp folder and deletes on exit.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parse } from 'dotenv';
+
+export type TestEnvironment = {
+  databaseUrl: string;
+  /** True when the server starts a throwaway embedded PostgreSQL for this run. */
+  embedded: boolean;
+  embeddedPort: number;
+  embeddedDataDir: string;
+  apiPort: number;
+  baseURL: string;
+  jwtSecret: string;
+};
+
+const ENV_KEY = 'CALL_COACH_TEST_ENVIRONMENT';
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+export const TEST_JWT_SECRET = 'call-coach-test-secret-0123456789abcdef';
+
+/** postgres://user:password@host/db -> postgres://user:***@host/db, for messages. */
+export function maskUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+function configuredDatabaseUrl(): string | undefined {
+  if (process.env.TEST_DATABASE_URL) return process.env.TEST_DATABASE_URL;
+  const file = path.join(ROOT, '.env.test');
+  return existsSync(file) ? parse(readFileSync(file)).TEST_DATABASE_URL || undefined : undefined;
+}
+
+function freePortsSync(count: number): number[] {
+  const script = `
+    const net = require('node:net');
+    Promise.all(Array.from({ length: ${count} }, () => new Promise((resolve) => {
+      const s = net.createServer(); s.listen(0, '127.0.0.1', () => resolve(s));
+    }))).then((servers) => { console.log(servers.map((s) => s.address().port).join(',')); servers.forEach((s) => s.close()); });`;
+  return execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim().split(',').map(Number);
+}
+
+/** Fails the run early, with the URL tried (password hidden), when the database does not answer. */
+function assertReachable(url: string): void {
+  try {
+    execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'api-tests/support/check-database.ts'), url], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 20_000,
+    });
+  } catch (error) {
+    const reason = String((error as { stderr?: string }).stderr ?? '').trim() || String(error);
+    throw new Error(
+      `Test database not available at ${maskUrl(url)}: ${reason}\n` +
+        'Start it (e.g. `docker compose -f docker-compose.test.yml up -d`), fix TEST_DATABASE_URL, ' +
+        'or unset TEST_DATABASE_URL to use a throwaway embedded PostgreSQL.',
+    );
+  }
+}
+
+export function testEnvironment(): TestEnvironment {
+  const known = process.env[ENV_KEY];
+  if (known) return JSON.parse(known) as TestEnvironment;
+
+  const [apiPort, embeddedPort] = freePortsSync(2) as [number, number];
+  const external = configuredDatabaseUrl();
+  let environment: TestEnvironment;
+  if (external) {
+    assertReachable(external);
+    environment = { databaseUrl: external, embedded: false, embeddedPort: 0, embeddedDataDir: '', apiPort, baseURL: '', jwtSecret: '' };
+  } else {
+    const dir = mkdtempSync(path.join(tmpdir(), 'call-coach-test-'));
+    chmodSync(dir, 0o755); // reachable by the `postgres` user when we run as root
+    environment = {
+      databaseUrl: `postgres://postgres:postgres@127.0.0.1:${embeddedPort}/call_coach_test`,
+      embedded: true,
+      embeddedPort,
+      embeddedDataDir: path.join(dir, 'pg'),
+      apiPort,
+      baseURL: '',
+      jwtSecret: '',
+    };
+  }
+  environment.baseURL = `http://127.0.0.1:${apiPort}`;
+  environment.jwtSecret = TEST_JWT_SECRET;
+  process.env[ENV_KEY] = JSON.stringify(environment);
+  return environment;
+}
+
+/** The variables the service under test starts with. */
+export function serverEnvironment(environment: TestEnvironment): Record<string, string> {
+  const common = {
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: String(environment.apiPort),
+    JWT_SECRET: environment.jwtSecret,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    DB_POOL_MAX: '10',
+    MIGRATE_ON_START: process.env.MIGRATE_ON_START ?? 'true',
+  };
+  if (!environment.embedded) return { ...common, DATABASE_URL: environment.databaseUrl };
+  return {
+    ...common,
+    EMBEDDED_PG_PORT: String(environment.embeddedPort),
+    EMBEDDED_PG_DIR: environment.embeddedDataDir,
+    EMBEDDED_PG_DATABASE: 'call_coach_test',
+    EMBEDDED_PG_EPHEMERAL: 'true',
+  };
+}
