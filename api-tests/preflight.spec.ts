@@ -1,0 +1,76 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../server/config.js';
+import { freePort } from '../scripts/free-port.js';
+import { expect, sql, test } from './support/fixtures.js';
+import { maskUrl, testEnvironment } from './support/test-environment.js';
+
+/** Runs Playwright itself, as a developer would, with `env` changed; returns what it printed. */
+function nestedRun(env: Record<string, string>): { status: number | null; output: string } {
+  const outputDir = mkdtempSync(path.join(tmpdir(), 'call-coach-nested-'));
+  try {
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+    delete childEnv.CALL_COACH_TEST_ENVIRONMENT; // decide afresh, as a new run would
+    const result = spawnSync(
+      process.execPath,
+      ['node_modules/@playwright/test/cli.js', 'test', 'api-tests/system.spec.ts', '--grep', 'health answers ok', '--output', outputDir, '--reporter', 'line'],
+      { env: childEnv, encoding: 'utf8', timeout: 120_000 },
+    );
+    return { status: result.status, output: `${result.stdout}\n${result.stderr}` };
+  } finally {
+    rmSync(outputDir, { recursive: true, force: true });
+  }
+}
+
+test.describe('configuration', () => {
+  test('defaults are usable for local development', () => {
+    const config = loadConfig({});
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.pool).toEqual({ maxConnections: 10, acquireTimeoutMs: 2000, statementTimeoutMs: 5000, connectTimeoutMs: 3000 });
+    expect(config.migrateOnStart).toBe(true);
+  });
+
+  test('bad values are refused with the variable named', () => {
+    expect(() => loadConfig({ DB_POOL_MAX: '0' })).toThrow(/DB_POOL_MAX must be an integer from 1/);
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(ConfigError);
+    expect(() => loadConfig({ MIGRATE_ON_START: 'maybe' })).toThrow(/MIGRATE_ON_START must be true or false/);
+    expect(() => loadConfig({ JWT_SECRET: 'short' })).toThrow(/32 characters/);
+  });
+
+  test('production refuses to start without its own JWT_SECRET', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET must be set in production/);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(40) }).jwtSecret).toBe('p'.repeat(40));
+  });
+
+  test('database URLs in messages hide the password', () => {
+    expect(maskUrl('postgres://coach:s3cret@db.example:5433/call_coach')).toBe('postgres://coach:***@db.example:5433/call_coach');
+  });
+});
+
+test.describe('test database preflight', () => {
+  test('an unreachable TEST_DATABASE_URL stops the run, naming the URL without its password', async () => {
+    const port = await freePort();
+    const { status, output } = nestedRun({ TEST_DATABASE_URL: `postgres://coach:hunter2secret@127.0.0.1:${port}/nowhere` });
+    expect(status).not.toBe(0);
+    expect(output).toContain(`Test database not available at postgres://coach:***@127.0.0.1:${port}/nowhere`);
+    expect(output).not.toContain('hunter2secret');
+  });
+
+  test('a database without the schema stops the run, naming the fix', { tag: '@integration' }, async ({ db }) => {
+    const name = `call_coach_empty_${Math.random().toString(36).slice(2, 10)}`;
+    await db.pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`);
+    try {
+      const url = new URL(testEnvironment().databaseUrl);
+      url.pathname = `/${name}`;
+      const { status, output } = nestedRun({ TEST_DATABASE_URL: url.toString(), MIGRATE_ON_START: 'false' });
+      expect(status).not.toBe(0);
+      expect(output).toContain('Test database schema not initialized');
+      expect(output).toContain('missing tables calls, speakers, transcripts, analyses');
+      expect(output).toContain('npm run db:migrate');
+    } finally {
+      await db.pool.query(sql.unsafe`DROP DATABASE IF EXISTS ${sql.identifier([name])} WITH (FORCE)`);
+    }
+  });
+});
