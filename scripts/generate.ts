@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import openapiTS, { astToString } from 'openapi-typescript';
+import pg from 'pg';
 import * as zapatos from 'zapatos/generate';
 import { makeTempDataDir, startEmbeddedPostgres } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
@@ -44,9 +45,31 @@ async function dbTypes(outDir: string): Promise<void> {
       warningListener: false,
       schemas: { public: { include: '*', exclude: ['schema_migrations'] } },
     });
+    await untilOtherSessionsClose(instance.url);
   } finally {
     await instance.stop();
     await rm(path.dirname(dataDir), { recursive: true, force: true });
+  }
+}
+
+/**
+ * zapatos ends its pg pool without waiting for the sockets to close; stopping PostgreSQL before
+ * they have would make the server kill them, and pg would raise that as an unhandled error.
+ */
+async function untilOtherSessionsClose(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const { rows } = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`,
+      );
+      if (rows[0]!.n === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    await client.end();
   }
 }
 
