@@ -7,7 +7,8 @@
  *                                               starts in a temp folder and deletes on exit.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'dotenv';
@@ -82,13 +83,13 @@ export function testEnvironment(): TestEnvironment {
     assertReachable(external);
     environment = { databaseUrl: external, embedded: false, embeddedPort: 0, embeddedDataDir: '', apiPort, baseURL: '', jwtSecret: '' };
   } else {
-    const dir = mkdtempSync(path.join(tmpdir(), 'call-coach-test-'));
-    chmodSync(dir, 0o755); // reachable by the `postgres` user when we run as root
     environment = {
       databaseUrl: `postgres://postgres:postgres@127.0.0.1:${embeddedPort}/call_coach_test`,
       embedded: true,
       embeddedPort,
-      embeddedDataDir: path.join(dir, 'pg'),
+      // Not created here: initdb creates it (as the `postgres` user when we run as root), and the
+      // server deletes it when it stops.
+      embeddedDataDir: path.join(tmpdir(), `call-coach-test-${randomUUID()}`),
       apiPort,
       baseURL: '',
       jwtSecret: '',
