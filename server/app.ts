@@ -7,6 +7,7 @@ import { serveDocsAssets } from './docs.js';
 import { callHandlers } from './handlers/calls.js';
 import { systemHandlers } from './handlers/system.js';
 import type { Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
 import { problemErrors, requestId, requestLogger, securityHeaders } from './middleware.js';
 import { createOpenApi, dispatch } from './openapi.js';
 import { loadSpec } from './spec.js';
@@ -15,13 +16,15 @@ import { loadSpec } from './spec.js';
 export async function createApp(deps: { config: Config; db: Database; logger: Logger }): Promise<Koa> {
   const { config, db, logger } = deps;
   const spec = loadSpec();
-  const api = createOpenApi(spec.document, { ...systemHandlers(db, spec), ...callHandlers(db) });
+  const metrics = createMetrics(db);
+  const api = createOpenApi(spec.document, { ...systemHandlers(db, spec, metrics.registry), ...callHandlers(db) });
   await api.init(); // compile every validator now, not on the first request
 
   const app = new Koa({ proxy: false });
   app.silent = true; // errors are answered and logged by problemErrors
   app.use(requestId);
   app.use(requestLogger(logger));
+  app.use(metrics.middleware(api));
   app.use(securityHeaders);
   app.use(problemErrors);
   app.use(serveDocsAssets);
