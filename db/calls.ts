@@ -4,7 +4,13 @@ import type { Database } from './pool.js';
 import { rowsOf } from './typed.js';
 
 /** A new speaker as callers describe it (the contract has already checked the values). */
-export type SpeakerInput = { name: string; email?: string | null; role: string; company_side: boolean };
+export type SpeakerInput = {
+  name: string;
+  email?: string | null;
+  role: string;
+  company_side: boolean;
+  gong_speaker_id?: string | null;
+};
 
 /** A new call, optionally with its speakers. `scheduled_at` is RFC 3339. */
 export type CallInput = {
@@ -25,7 +31,7 @@ export type CallRecord = s.calls.JSONSelectable & { speakers: SpeakerRecord[] };
 // (see pool.ts), so timestamps come out as RFC 3339 with a +00:00 offset.
 const speakerJson = sql.fragment`json_build_object(
   'id', sp.id, 'call_id', sp.call_id, 'name', sp.name, 'email', sp.email, 'role', sp.role,
-  'company_side', sp.company_side, 'talk_time_seconds', sp.talk_time_seconds,
+  'company_side', sp.company_side, 'gong_speaker_id', sp.gong_speaker_id, 'talk_time_seconds', sp.talk_time_seconds,
   'talk_time_percentage', sp.talk_time_percentage, 'created_at', sp.created_at)`;
 
 const callJson = sql.fragment`json_build_object(
@@ -64,12 +70,14 @@ export function createCall(db: Database, input: CallInput): Promise<CallRecord> 
     if (speakers.length > 0) {
       // One statement for all speakers, however many.
       await transaction.query(sql.unsafe`
-        INSERT INTO speakers (call_id, name, email, role, company_side)
-        SELECT ${callId}, name, email, role, company_side
+        INSERT INTO speakers (call_id, name, email, role, company_side, gong_speaker_id)
+        SELECT ${callId}, name, email, role, company_side, gong_speaker_id
         FROM ${sql.unnest(
-          speakers.map((speaker) => [speaker.name, speaker.email ?? null, speaker.role, speaker.company_side ?? false]),
-          ['text', 'text', 'text', 'bool'],
-        )} AS input(name, email, role, company_side)`);
+          speakers.map((speaker) => [
+            speaker.name, speaker.email ?? null, speaker.role, speaker.company_side ?? false, speaker.gong_speaker_id ?? null,
+          ]),
+          ['text', 'text', 'text', 'bool', 'text'],
+        )} AS input(name, email, role, company_side, gong_speaker_id)`);
     }
     const call = await selectCall(transaction, callId);
     if (!call) throw new Error(`call ${callId} vanished inside its own transaction`);
@@ -82,8 +90,9 @@ export function addSpeaker(db: Database, callId: string, input: SpeakerInput): P
   return db.transaction((transaction) =>
     transaction.maybeOneFirst(sql.type(rowsOf<{ speaker: SpeakerRecord }>())`
       WITH sp AS (
-        INSERT INTO speakers (call_id, name, email, role, company_side)
-        SELECT c.id, ${input.name}, ${input.email ?? null}, ${input.role}, ${input.company_side ?? false}
+        INSERT INTO speakers (call_id, name, email, role, company_side, gong_speaker_id)
+        SELECT c.id, ${input.name}, ${input.email ?? null}, ${input.role}, ${input.company_side ?? false},
+               ${input.gong_speaker_id ?? null}
         FROM calls c WHERE c.id = ${callId}
         RETURNING *)
       SELECT ${speakerJson} AS speaker FROM sp`),

@@ -2,6 +2,7 @@ import * as calls from '../../db/calls.js';
 import type { Database } from '../../db/pool.js';
 import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js';
 import { HttpProblem } from '../problem.js';
+import { pending } from './pending.js';
 
 type Call = ResponseBody<'getCall', 200>;
 type Speaker = ResponseBody<'getSpeaker', 200>;
@@ -13,6 +14,11 @@ const asSpeaker = (record: calls.SpeakerRecord) => record as unknown as Speaker;
 
 export function callHandlers(db: Database) {
   return {
+    listCalls: pending,
+    updateCall: pending,
+    deleteCall: pending,
+    upsertCallByGongId: pending,
+
     createCall: (async (c, ctx) => {
       const call = await calls.createCall(db, c.request.requestBody as RequestBody<'createCall'>);
       ctx.status = 201;
