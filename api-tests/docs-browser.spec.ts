@@ -34,9 +34,11 @@ test.describe('Swagger UI in a browser', { tag: '@integration' }, () => {
     await page.goto('/docs');
     await page.locator('.btn.authorize').first().click();
     const dialog = page.locator('.modal-ux');
-    await dialog.locator('input').first().fill(signToken());
-    await dialog.locator('button.authorize').click();
-    await dialog.locator('button.btn-done').click();
+    // The dialog lists every security scheme; the partner API's is bearerAuth.
+    const bearer = dialog.locator('form').filter({ hasText: 'bearerAuth' });
+    await bearer.locator('input').fill(signToken());
+    await bearer.locator('button.authorize').click();
+    await dialog.locator('button.btn-done').first().click();
 
     const operation = page.locator('#operations-calls-getCall');
     await operation.locator('.opblock-summary').click();
