@@ -72,7 +72,7 @@ test.describe('transcripts API', { tag: '@integration' }, () => {
     });
 
     const rows = await db.pool.any(sql.unsafe`
-      SELECT sequence_number, speaker_id, gong_speaker_id, start_time_ms, end_time_ms, text, topics, sentiment, chunk_metadata
+      SELECT sequence_number, speaker_id, gong_speaker_id, start_time_ms::int, end_time_ms::int, text, topics, sentiment, chunk_metadata
       FROM transcripts WHERE call_id = ${call.id} ORDER BY sequence_number`);
     expect(rows).toEqual([
       {
@@ -437,7 +437,7 @@ test.describe('transcripts API', { tag: '@integration' }, () => {
       FROM transcripts WHERE call_id = ${call.id}`);
     expect(summary).toEqual({ rows: 10_000, first: 0, last: 9999, distinct_numbers: 10_000, without_speaker: 0 });
     const last = await db.pool.one(sql.unsafe`
-      SELECT speaker_id, start_time_ms, text, topics FROM transcripts WHERE call_id = ${call.id} AND sequence_number = 9999`);
+      SELECT speaker_id, start_time_ms::int, text, topics FROM transcripts WHERE call_id = ${call.id} AND sequence_number = 9999`);
     expect(last).toEqual({
       speaker_id: call.danId, start_time_ms: 9999 * 3000, topics: ['Topic 5'],
       text: 'Monologue 999 sentence 9 about nightly workflow runs and retries.',

@@ -231,7 +231,8 @@ export function getCallMetrics(db: Database, scope: Scope, callId: string): Prom
         'talk_ratio', round(100.0 * m.company_talk_ms / nullif(m.total_talk_ms, 0), 2),
         'longest_monologue_seconds', m.longest_monologue_ms / 1000.0,
         'longest_customer_story_seconds', m.longest_customer_story_ms / 1000.0,
-        'interactivity', round(least(10, 100000.0 * m.speaker_switches / nullif(m.span_ms, 0)), 1),
+        -- least() ignores NULL: without a (non-zero) span there is no interactivity.
+        'interactivity', CASE WHEN m.span_ms > 0 THEN round(least(10, 100000.0 * m.speaker_switches / m.span_ms), 1) END,
         'patience_seconds', round(m.patience_ms / 1000.0, 3),
         'question_rate_per_hour', round(3600000.0 * m.questions / nullif(m.span_ms, 0), 2),
         'speakers', coalesce((
