@@ -331,6 +331,21 @@ test.describe('transcripts API', { tag: '@integration' }, () => {
     expect((await onCall.get(`/calls/${call.id}/metrics`)).status()).toBe(200);
   });
 
+  test('search snippets are HTML-escaped, so transcript text cannot inject markup', async ({ api, trackCall }) => {
+    const word = uniqueWord();
+    const call = await createCall(api, trackCall);
+    await putTranscript(api, call.id, [
+      { speakerId: DAN, sentences: [{ start: 0, end: 1000, text: `Try <img src=x onerror=alert(1)> & ${word} <b>now</b>` }] },
+    ]);
+    const hits = await (await api.get(`/transcripts/search?q=${word}&call_id=${call.id}`)).json();
+    expect(hits.data).toHaveLength(1);
+    const snippet: string = hits.data[0].snippet;
+    expect(snippet).toContain('onerror=alert(1)&gt;'); // the fragment around the match, escaped
+    expect(snippet).toContain(`&amp; <mark>${word}</mark>`);
+    expect(snippet.replaceAll('<mark>', '').replaceAll('</mark>', '')).not.toMatch(/[<>]/);
+    expect(hits.data[0].text).toBe(`Try <img src=x onerror=alert(1)> & ${word} <b>now</b>`);
+  });
+
   test('search ranks matches, highlights them, pages by cursor and filters by call', async ({ api, trackCall }) => {
     const word = uniqueWord();
     const first = await createCall(api, trackCall);

@@ -153,7 +153,7 @@ export type SearchInput = { q: string; callId?: string; limit: number; cursor?: 
 /**
  * Full-text search (websearch syntax, English stemming) over the GIN-indexed search_vector,
  * best first: ts_rank_cd descending, then segment id descending, as a keyset cursor. Snippets
- * (ts_headline, the costly part) are built for the page's rows only. A query without searchable
+ * (ts_headline, the costly part) are built for the page's rows only, from HTML-escaped text. A query without searchable
  * words (only stop words) matches nothing.
  */
 export async function searchTranscripts(db: Database, scope: Scope, input: SearchInput) {
@@ -184,7 +184,8 @@ export async function searchTranscripts(db: Database, scope: Scope, input: Searc
         'segment_id', h.id, 'call_id', h.call_id, 'call_title', c.title, 'scheduled_at', c.scheduled_at,
         'sequence_number', h.sequence_number, 'speaker_id', h.speaker_id, 'speaker_name', sp.name,
         'start_time_ms', h.start_time_ms, 'text', h.text,
-        'snippet', ts_headline('english', h.text, query.q,
+        -- The text is HTML-escaped first, so the only markup in a snippet is our <mark>.
+        'snippet', ts_headline('english', replace(replace(replace(h.text, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), query.q,
                                'StartSel=<mark>, StopSel=</mark>, MaxWords=35, MinWords=15, MaxFragments=2'),
         'rank', h.rank) AS hit,
         h.rank

@@ -706,7 +706,7 @@ export interface components {
                 speaker_name: string | null;
                 start_time_ms: number;
                 text: string;
-                /** @description The text around the match, matches wrapped in <mark>…</mark>. */
+                /** @description The text around the match, HTML-escaped, with matches wrapped in <mark>…</mark>: safe to render as HTML. */
                 snippet: string;
                 rank: number;
             }[];
