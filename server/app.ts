@@ -11,6 +11,7 @@ import { transcriptHandlers } from './handlers/transcripts.js';
 import { webhookHandlers } from './handlers/webhooks.js';
 import { systemHandlers } from './handlers/system.js';
 import type { Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
 import { problemErrors, requestId, requestLogger, securityHeaders } from './middleware.js';
 import { createOpenApi, dispatch } from './openapi.js';
 import { loadSpec } from './spec.js';
@@ -27,8 +28,9 @@ function jsonBodies(config: Config): Koa.Middleware {
 export async function createApp(deps: { config: Config; db: Database; logger: Logger }): Promise<Koa> {
   const { config, db, logger } = deps;
   const spec = loadSpec();
+  const metrics = createMetrics(db);
   const api = createOpenApi(spec.document, {
-    ...systemHandlers(db, spec),
+    ...systemHandlers(db, spec, metrics.registry),
     ...callHandlers(db),
     ...transcriptHandlers(db),
     ...analysisHandlers(db),
@@ -41,6 +43,7 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
   app.silent = true; // errors are answered and logged by problemErrors
   app.use(requestId);
   app.use(requestLogger(logger));
+  app.use(metrics.middleware(api));
   app.use(securityHeaders);
   app.use(problemErrors);
   app.use(serveDocsAssets);

@@ -42,6 +42,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics
+         * @description Prometheus text exposition (version 0.0.4): the database pool's state
+         *     (`call_coach_db_pool_connections{state="total|idle|active"}`, `call_coach_db_pool_waiting_requests`,
+         *     `call_coach_db_pool_max_connections`), request counts (`call_coach_http_requests_total`) and
+         *     latency histograms (`call_coach_http_request_duration_seconds`) by `operation_id`, `method`
+         *     and `status`, plus the Node.js process defaults. Public like `/health` and `/ready`, so a
+         *     scraper needs no token: it carries counts and timings only, never call data. Restrict it at
+         *     the network edge if the counts themselves are sensitive.
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -1084,6 +1110,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Readiness"];
+                };
+            };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The current metrics. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
                 };
             };
         };
