@@ -280,7 +280,7 @@ test.describe('rep insights', { tag: '@integration' }, () => {
       [ae!, 12_000, 20_000, 'What brings you here?'],
       [ae!, 20_000, 30_000, 'We help teams.'],
       [customer!, 31_000, 40_000, 'Sounds good.'],
-      [ae!, 40_000, 60_000, 'Shall we book a demo?'],
+      [ae!, 39_000, 60_000, 'Shall we book a demo?  '], // starts 1 s before the customer stops
     ];
     for (const [i, [speaker, start, end, text]] of segments.entries()) {
       await t.db.pool.query(sql.unsafe`
@@ -294,10 +294,10 @@ test.describe('rep insights', { tag: '@integration' }, () => {
     expect(insights.calls_analysed).toBe(2);
     expect(insights.conversation_metrics).toEqual({
       calls_with_transcript: 1,
-      talk_ratio: 66.7, // company 8 + 10 + 20 = 38 s of 57 s
-      longest_monologue_seconds: 20, // 12–30 s is 18 s; 40–60 s is 20 s
+      talk_ratio: 67.2, // company 8 + 10 + 21 = 39 s of 58 s
+      longest_monologue_seconds: 21, // 12–30 s is 18 s; 39–60 s is 21 s
       interactivity: 5, // 3 speaker changes in 1 minute; 6 per minute is 10
-      patience_seconds: 1, // pauses before answering the customer: 2 s and 0 s
+      patience_seconds: 1, // pauses before answering the customer: 2 s, and −1 s counted as 0
       question_rate_per_hour: 120, // 2 questions in 1 minute
     });
   });

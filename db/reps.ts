@@ -109,37 +109,58 @@ export type RepInsightsRecord = {
 };
 
 /**
- * Conversation metrics per call (as Gong defines them), for every call in `period_calls(call_id)`
- * that has a transcript. A sentence lasts from its start to its end (without an end: to the next
- * sentence's start); sentences of speakers not known to be company side count as customer side.
+ * Raw conversation metrics per call in `period_calls(call_id)`, with the columns and definitions of
+ * `call_conversation_metrics(uuid[])` from migration 004 (issue3-transcripts), which has not reached
+ * main yet: once it has, this fragment becomes
+ * `raw_metrics AS (SELECT * FROM call_conversation_metrics(ARRAY(SELECT call_id FROM period_calls)))`.
+ * A segment lasts from its start to its end (0 without an end); segments of speakers not known to be
+ * company side count as customer side; a monologue is a run of consecutive segments of one speaker,
+ * from its first start to its latest end.
  */
-const callMetrics = sql.fragment`
-  seg AS (
-    SELECT t.call_id, t.sequence_number, t.speaker_id, t.text, COALESCE(sp.company_side, false) AS company,
-      t.start_time_ms AS s,
-      GREATEST(COALESCE(t.end_time_ms, lead(t.start_time_ms) OVER w, t.start_time_ms), t.start_time_ms) AS e,
-      row_number() OVER w AS rn,
-      lag(t.speaker_id) OVER w IS DISTINCT FROM t.speaker_id AS changed
+const rawCallMetrics = sql.fragment`
+  segment AS (
+    SELECT t.call_id, t.sequence_number, t.text, t.start_time_ms AS start_ms,
+      GREATEST(COALESCE(t.end_time_ms, t.start_time_ms), t.start_time_ms) AS end_ms,
+      COALESCE(t.speaker_id::text, 'gong:' || t.gong_speaker_id, 'unknown') AS who,
+      COALESCE(sp.company_side, false) AS company
     FROM transcripts t LEFT JOIN speakers sp ON sp.id = t.speaker_id
-    WHERE t.call_id IN (SELECT call_id FROM period_calls)
-    WINDOW w AS (PARTITION BY t.call_id ORDER BY t.sequence_number)),
-  seg2 AS (
-    SELECT seg.*,
-      lag(company) OVER w AS prev_company, lag(e) OVER w AS prev_e,
-      sum(CASE WHEN changed THEN 1 ELSE 0 END) OVER w AS stretch
-    FROM seg WINDOW w AS (PARTITION BY call_id ORDER BY sequence_number)),
-  stretches AS (
-    SELECT call_id, max(e) - min(s) AS span_ms FROM seg2 WHERE company GROUP BY call_id, stretch),
+    WHERE t.call_id IN (SELECT call_id FROM period_calls)),
+  numbered AS (
+    SELECT m.*, sum(m.starts) OVER (PARTITION BY m.call_id ORDER BY m.sequence_number) AS monologue
+    FROM (SELECT s.*, CASE WHEN s.who IS DISTINCT FROM lag(s.who) OVER (PARTITION BY s.call_id ORDER BY s.sequence_number)
+                           THEN 1 ELSE 0 END AS starts
+          FROM segment s) m),
+  monologue AS (
+    SELECT call_id, monologue, bool_or(company) AS company, min(start_ms) AS start_ms, max(end_ms) AS end_ms
+    FROM numbered GROUP BY call_id, monologue),
+  turn AS (
+    SELECT mo.call_id, mo.company, lag(mo.company) OVER w AS previous_company,
+      mo.start_ms - lag(mo.end_ms) OVER w AS pause_ms
+    FROM monologue mo WINDOW w AS (PARTITION BY mo.call_id ORDER BY mo.monologue)),
+  raw_metrics AS (
+    SELECT s.call_id, count(*) AS segment_count,
+      sum(s.end_ms - s.start_ms) AS total_talk_ms,
+      COALESCE(sum(s.end_ms - s.start_ms) FILTER (WHERE s.company), 0) AS company_talk_ms,
+      (SELECT COALESCE(max(mo.end_ms - mo.start_ms) FILTER (WHERE mo.company), 0)
+         FROM monologue mo WHERE mo.call_id = s.call_id) AS longest_monologue_ms,
+      (SELECT count(*) - 1 FROM monologue mo WHERE mo.call_id = s.call_id) AS speaker_switches,
+      max(s.end_ms) - min(s.start_ms) AS span_ms,
+      (SELECT avg(GREATEST(tu.pause_ms, 0)) FROM turn tu
+        WHERE tu.call_id = s.call_id AND tu.company AND tu.previous_company = false) AS patience_ms,
+      count(*) FILTER (WHERE s.company AND right(rtrim(s.text), 1) = '?') AS questions
+    FROM segment s GROUP BY s.call_id)`;
+
+/** Per call with a transcript: the metrics as the contract scales them (%, s, 0–10, s, per hour). */
+const callMetrics = sql.fragment`
+  ${rawCallMetrics},
   call_metrics AS (
-    SELECT seg2.call_id,
-      100.0 * sum(e - s) FILTER (WHERE company) / NULLIF(sum(e - s), 0) AS talk_ratio,
-      COALESCE((SELECT max(span_ms) FROM stretches st WHERE st.call_id = seg2.call_id), 0) / 1000.0 AS longest_monologue_seconds,
-      LEAST(10, (count(*) FILTER (WHERE changed AND rn > 1))
-                / NULLIF((max(e) - min(s)) / 60000.0, 0) * 10 / 6.0) AS interactivity,
-      avg(GREATEST(0, s - prev_e)) FILTER (WHERE company AND rn > 1 AND NOT prev_company) / 1000.0 AS patience_seconds,
-      (count(*) FILTER (WHERE company AND rtrim(text) LIKE '%?'))
-                / NULLIF((max(e) - min(s)) / 3600000.0, 0) AS question_rate_per_hour
-    FROM seg2 GROUP BY seg2.call_id)`;
+    SELECT call_id,
+      100.0 * company_talk_ms / NULLIF(total_talk_ms, 0) AS talk_ratio,
+      longest_monologue_ms / 1000.0 AS longest_monologue_seconds,
+      LEAST(10, 100000.0 * speaker_switches / NULLIF(span_ms, 0)) AS interactivity,
+      patience_ms / 1000.0 AS patience_seconds,
+      questions * 3600000.0 / NULLIF(span_ms, 0) AS question_rate_per_hour
+    FROM raw_metrics WHERE segment_count > 0)`;
 
 /**
  * A rep's coaching insights over [from, to), computed by PostgreSQL in one statement, or null
