@@ -17,6 +17,8 @@ export type SpeakerInput = {
   email?: string | null;
   /** Absent when upserting from a source that does not know it (Gong): keep the stored role. */
   role?: string;
+  /** The role for a speaker new to the call when `role` is absent (default: other). */
+  default_role?: string;
   company_side: boolean;
   gong_speaker_id?: string | null;
 };
@@ -153,13 +155,14 @@ async function insertSpeakers(transaction: DatabaseTransactionConnection, callId
   // One statement for all speakers, however many, in the order given.
   await transaction.query(sql.unsafe`
     INSERT INTO speakers (call_id, name, email, role, company_side, gong_speaker_id)
-    SELECT ${callId}, name, email, COALESCE(role, 'other'), company_side, gong_speaker_id
+    SELECT ${callId}, name, email, COALESCE(role, default_role, 'other'), company_side, gong_speaker_id
     FROM ${sql.unnest(
       speakers.map((speaker) => [
         speaker.name, speaker.email ?? null, speaker.role ?? null, speaker.company_side, speaker.gong_speaker_id ?? null,
+        speaker.default_role ?? null,
       ]),
-      ['text', 'text', 'text', 'bool', 'text'],
-    )} AS input(name, email, role, company_side, gong_speaker_id)`);
+      ['text', 'text', 'text', 'bool', 'text', 'text'],
+    )} AS input(name, email, role, company_side, gong_speaker_id, default_role)`);
 }
 
 /**
@@ -235,14 +238,15 @@ export async function upsertCallIn(
 async function upsertSpeakers(transaction: DatabaseTransactionConnection, callId: string, speakers: readonly SpeakerInput[]) {
   const input = sql.unnest(
     speakers.map((speaker, order) => [
-      speaker.name, speaker.email ?? null, speaker.role ?? null, speaker.company_side, speaker.gong_speaker_id ?? null, order,
+      speaker.name, speaker.email ?? null, speaker.role ?? null, speaker.company_side, speaker.gong_speaker_id ?? null,
+      speaker.default_role ?? null, order,
     ]),
-    ['text', 'text', 'text', 'bool', 'text', 'int4'],
+    ['text', 'text', 'text', 'bool', 'text', 'text', 'int4'],
   );
   // One statement: match each given speaker to a stored one, update what differs, add the rest.
   await transaction.query(sql.unsafe`
     WITH given AS (
-      SELECT * FROM ${input} AS g(name, email, role, company_side, gong_speaker_id, ord)
+      SELECT * FROM ${input} AS g(name, email, role, company_side, gong_speaker_id, default_role, ord)
     ), matched AS (
       SELECT g.*, (
         SELECT s.id FROM speakers s
@@ -266,7 +270,7 @@ async function upsertSpeakers(transaction: DatabaseTransactionConnection, callId
       RETURNING s.id
     )
     INSERT INTO speakers (call_id, name, email, role, company_side, gong_speaker_id)
-    SELECT ${callId}, name, email, COALESCE(role, 'other'), company_side, gong_speaker_id
+    SELECT ${callId}, name, email, COALESCE(role, default_role, 'other'), company_side, gong_speaker_id
     FROM matched WHERE speaker_id IS NULL ORDER BY ord`);
 }
 

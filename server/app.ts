@@ -4,6 +4,7 @@ import type { Database } from '../db/pool.js';
 import { verifyBearer } from './auth.js';
 import type { Config } from './config.js';
 import { serveDocsAssets } from './docs.js';
+import { gongSecurity } from './gong.js';
 import { analysisHandlers } from './handlers/analyses.js';
 import { callHandlers } from './handlers/calls.js';
 import { repHandlers } from './handlers/reps.js';
@@ -36,7 +37,7 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
     ...analysisHandlers(db),
     ...repHandlers(db),
     ...webhookHandlers(db),
-  });
+  }, gongSecurity(config.gongWebhook));
   await api.init(); // compile every validator now, not on the first request
 
   const app = new Koa({ proxy: false });

@@ -14,6 +14,15 @@ export type Config = {
   /** PUT /calls/{id}/transcript only. */
   transcriptBodyLimitBytes: number;
   logLevel: string;
+  /** How Gong's webhook deliveries prove themselves; neither set: the webhook refuses everything. */
+  gongWebhook: {
+    /** PEM public key for the signed-JWT header (RS256). */
+    publicKey: string | undefined;
+    /** The secret key carried in the webhook URL (`?key=`). */
+    urlKey: string | undefined;
+    /** This endpoint's public URL, checked against the JWT's `webhook_url` when set. */
+    url: string | undefined;
+  };
   /** How long SIGTERM waits for in-flight requests before closing anyway. */
   shutdownTimeoutMs: number;
 };
@@ -44,6 +53,13 @@ function flag(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false; got "${raw}"`);
 }
 
+function secretKey(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  if (raw.length < 16) throw new ConfigError(`${name} must be 16 characters or more`);
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
   const jwtSecret = env.JWT_SECRET || (nodeEnv === 'production' ? undefined : DEV_JWT_SECRET);
@@ -72,6 +88,12 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
     transcriptBodyLimitBytes: integer(env, 'TRANSCRIPT_BODY_LIMIT_BYTES', 20 * 1024 * 1024, 1024, 500 * 1024 * 1024),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
+    gongWebhook: {
+      // Environment files often carry PEM keys on one line with literal \n.
+      publicKey: env.GONG_WEBHOOK_PUBLIC_KEY ? env.GONG_WEBHOOK_PUBLIC_KEY.replace(/\\n/g, '\n') : undefined,
+      urlKey: secretKey(env, 'GONG_WEBHOOK_KEY'),
+      url: env.GONG_WEBHOOK_URL || undefined,
+    },
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
   };
 }

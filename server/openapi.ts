@@ -64,7 +64,14 @@ function describe(errors: FieldError[]): string {
 /** Methods whose bodies the contract describes. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
-export function createOpenApi(document: Record<string, unknown>, handlers: Handlers): OpenAPIBackend {
+/** Checks one security scheme: truthy when it holds, false when its credential is absent, throws when it is wrong. */
+export type SecurityCheck = (ctx: Context) => unknown;
+
+export function createOpenApi(
+  document: Record<string, unknown>,
+  handlers: Handlers,
+  security: Record<string, SecurityCheck> = {},
+): OpenAPIBackend {
   const api = new OpenAPIBackend({
     // openapi-backend dereferences in place; keep the served document untouched.
     definition: structuredClone(document) as never,
@@ -87,9 +94,17 @@ export function createOpenApi(document: Record<string, unknown>, handlers: Handl
     methodNotAllowed: (_c, ctx: Context) => {
       throw new HttpProblem(405, `${ctx.method} is not supported on ${ctx.path}; see /docs for what exists.`);
     },
+    // The first scheme that found a credential and refused it explains the 401.
     unauthorizedHandler: (c: OperationContext) => {
-      const result = c.security?.bearerAuth as { error?: unknown } | undefined;
-      throw result?.error ?? new HttpProblem(401, 'Send a bearer token: Authorization: Bearer <JWT>.');
+      const results = Object.values(c.security ?? {}) as ({ error?: unknown } | undefined)[];
+      const refusal = results.find((result) => result && typeof result === 'object' && result.error)?.error;
+      const bearer = c.operation.security?.some((requirement) => 'bearerAuth' in requirement);
+      throw (
+        refusal ??
+        new HttpProblem(401, bearer ? 'Send a bearer token: Authorization: Bearer <JWT>.' : 'Authenticate the delivery as configured in Gong.', {
+          headers: { 'WWW-Authenticate': bearer ? 'Bearer realm="call-coach"' : 'Bearer realm="gong-webhook"' },
+        })
+      );
     },
     // After auth (a 401 comes first), before validation: a non-JSON body is a 415, not a 400.
     postSecurityHandler: (c: OperationContext, ctx: Context) => {
@@ -109,6 +124,9 @@ export function createOpenApi(document: Record<string, unknown>, handlers: Handl
     ctx.state.principal = requirePrincipal(ctx);
     return ctx.state.principal;
   });
+  for (const [name, check] of Object.entries(security)) {
+    api.registerSecurityHandler(name, (_c, ctx: Context) => check(ctx));
+  }
   return api;
 }
 

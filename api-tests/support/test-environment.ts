@@ -7,7 +7,7 @@
  *                                               starts in a temp folder and deletes on exit.
  */
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,8 @@ export type TestEnvironment = {
   apiPort: number;
   baseURL: string;
   jwtSecret: string;
+  /** The Gong webhook credentials the server under test accepts. */
+  gong: { privateKey: string; publicKey: string; urlKey: string };
 };
 
 const ENV_KEY = 'CALL_COACH_TEST_ENVIRONMENT';
@@ -81,7 +83,7 @@ export function testEnvironment(): TestEnvironment {
   let environment: TestEnvironment;
   if (external) {
     assertReachable(external);
-    environment = { databaseUrl: external, embedded: false, embeddedPort: 0, embeddedDataDir: '', apiPort, baseURL: '', jwtSecret: '' };
+    environment = { databaseUrl: external, embedded: false, embeddedPort: 0, embeddedDataDir: '', apiPort, baseURL: '', jwtSecret: '', gong: { privateKey: '', publicKey: '', urlKey: '' } };
   } else {
     environment = {
       databaseUrl: `postgres://postgres:postgres@127.0.0.1:${embeddedPort}/call_coach_test`,
@@ -93,10 +95,17 @@ export function testEnvironment(): TestEnvironment {
       apiPort,
       baseURL: '',
       jwtSecret: '',
+      gong: { privateKey: '', publicKey: '', urlKey: '' },
     };
   }
   environment.baseURL = `http://127.0.0.1:${apiPort}`;
   environment.jwtSecret = TEST_JWT_SECRET;
+  const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  environment.gong = {
+    privateKey: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKey: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    urlKey: randomUUID(),
+  };
   process.env[ENV_KEY] = JSON.stringify(environment);
   return environment;
 }
@@ -108,6 +117,8 @@ export function serverEnvironment(environment: TestEnvironment): Record<string, 
     HOST: '127.0.0.1',
     PORT: String(environment.apiPort),
     JWT_SECRET: environment.jwtSecret,
+    GONG_WEBHOOK_PUBLIC_KEY: environment.gong.publicKey,
+    GONG_WEBHOOK_KEY: environment.gong.urlKey,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     DB_POOL_MAX: '10',
     MIGRATE_ON_START: process.env.MIGRATE_ON_START ?? 'true',

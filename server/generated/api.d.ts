@@ -1893,7 +1893,10 @@ export interface operations {
     };
     receiveGongWebhook: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The secret key of Gong's webhook URL, when the rule authenticates that way (see `gongUrlKey`). */
+                key?: string;
+            };
             header?: {
                 /** @description Identifies the delivery, when the sender provides one. */
                 "X-Gong-Delivery-Id"?: string;
