@@ -1,6 +1,47 @@
+import * as analyses from '../../db/analyses.js';
 import type { Database } from '../../db/pool.js';
-import { pending } from './pending.js';
+import { requireRole, scopeOf, WRITERS } from '../auth.js';
+import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js';
+import { HttpProblem } from '../problem.js';
+import { pageOptions } from './paging.js';
 
-export function analysisHandlers(_db: Database) {
-  return { createAnalysis: pending, listCallAnalyses: pending, getAnalysis: pending };
+type Analysis = ResponseBody<'getAnalysis', 200>;
+const asAnalysis = (record: analyses.AnalysisRecord) => record as unknown as Analysis;
+
+export function analysisHandlers(db: Database) {
+  return {
+    createAnalysis: (async (c, ctx) => {
+      requireRole(ctx, WRITERS);
+      const callId = c.request.params.call_id as string;
+      const input = c.request.requestBody as RequestBody<'createAnalysis'>;
+      const result = await analyses.createAnalysis(db, callId, input as analyses.AnalysisInput);
+      if (result.kind === 'no_call') throw new HttpProblem(404, `No call with id ${callId}.`);
+      if (result.kind === 'not_a_speaker') {
+        const message = 'must be the email of a speaker of the call';
+        throw new HttpProblem(400, `rep_email: ${input.rep_email} did not speak on call ${callId}; add the speaker first.`, {
+          errors: [{ location: 'body', path: '/rep_email', message }],
+        });
+      }
+      ctx.status = 201;
+      ctx.set('Location', `/analyses/${result.analysis.id}`);
+      ctx.body = asAnalysis(result.analysis);
+    }) satisfies OperationHandler,
+
+    listCallAnalyses: (async (c, ctx) => {
+      const callId = c.request.params.call_id as string;
+      const result = await analyses.listCallAnalyses(db, callId, scopeOf(ctx), pageOptions(c));
+      if (!result) throw new HttpProblem(404, `No call with id ${callId}.`);
+      ctx.body = { data: result.data.map(asAnalysis), next_cursor: result.next_cursor } satisfies ResponseBody<
+        'listCallAnalyses',
+        200
+      >;
+    }) satisfies OperationHandler,
+
+    getAnalysis: (async (c, ctx) => {
+      const analysisId = c.request.params.analysis_id as string;
+      const analysis = await analyses.getAnalysis(db, analysisId, scopeOf(ctx));
+      if (!analysis) throw new HttpProblem(404, `No analysis with id ${analysisId}.`);
+      ctx.body = asAnalysis(analysis);
+    }) satisfies OperationHandler,
+  };
 }

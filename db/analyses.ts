@@ -1,0 +1,133 @@
+import { sql, type CommonQueryMethods } from 'slonik';
+import type * as s from 'zapatos/schema';
+import { decodeCursor, InvalidCursorError, page } from './cursor.js';
+import type { Database } from './pool.js';
+import { visibleCall, type Scope } from './scope.js';
+import { rowsOf } from './typed.js';
+
+type TimedExample = { start_ms: number; end_ms: number; summary: string };
+
+/** A new analysis as callers describe it (the contract has already checked the values). */
+export type AnalysisInput = {
+  rep_email: string;
+  scores: Record<string, number>;
+  overall_score?: number;
+  strengths?: readonly string[];
+  areas_for_improvement?: readonly string[];
+  action_items?: readonly string[];
+  specific_examples?: { good?: TimedExample[]; needs_work?: TimedExample[] };
+  coaching_notes?: string | null;
+  analyst: string;
+  rubric_version: string;
+  raw_output?: Record<string, unknown> | null;
+};
+
+export type AnalysisRecord = Omit<s.analyses.JSONSelectable, 'overall_score'> & { overall_score: number | null };
+
+// Built by PostgreSQL: numeric → JSON number, timestamptz → RFC 3339 (the session runs in UTC).
+const analysisJson = sql.fragment`json_build_object(
+  'id', a.id, 'call_id', a.call_id, 'speaker_id', a.speaker_id, 'rep_id', a.rep_id, 'rep_email', a.rep_email,
+  'scores', a.scores, 'overall_score', a.overall_score, 'strengths', a.strengths,
+  'areas_for_improvement', a.areas_for_improvement, 'action_items', a.action_items,
+  'specific_examples', a.specific_examples, 'coaching_notes', a.coaching_notes, 'analyst', a.analyst,
+  'rubric_version', a.rubric_version, 'raw_output', a.raw_output, 'created_at', a.created_at)`;
+
+function selectAnalysis(connection: CommonQueryMethods, analysisId: string, scope: Scope) {
+  return connection.maybeOneFirst(sql.type(rowsOf<{ analysis: AnalysisRecord }>())`
+    SELECT ${analysisJson} AS analysis
+    FROM analyses a JOIN calls c ON c.id = a.call_id
+    WHERE a.id = ${analysisId} AND ${visibleCall(scope, 'c')}`);
+}
+
+export type CreateAnalysisResult =
+  | { kind: 'created'; analysis: AnalysisRecord }
+  | { kind: 'no_call' }
+  | { kind: 'not_a_speaker' };
+
+/**
+ * Stores an analysis of one rep (a speaker of the call, matched by email, case-insensitively) and
+ * marks the call processed, in one transaction. The overall score defaults to the mean of the
+ * scores, rounded to a whole point. The rep's email is stored lowercased, as reps are.
+ */
+export function createAnalysis(db: Database, callId: string, input: AnalysisInput): Promise<CreateAnalysisResult> {
+  return db.transaction(async (transaction) => {
+    // Locks the call, so it cannot be deleted between the check and the insert.
+    const target = await transaction.maybeOne(sql.type(rowsOf<{ speaker_id: string | null; rep_id: string | null }>())`
+      SELECT
+        (SELECT sp.id FROM speakers sp
+          WHERE sp.call_id = c.id AND lower(sp.email) = lower(${input.rep_email})
+          ORDER BY sp.company_side DESC, sp.added_order LIMIT 1) AS speaker_id,
+        (SELECT r.id FROM reps r WHERE r.email = lower(${input.rep_email})) AS rep_id
+      FROM calls c WHERE c.id = ${callId}
+      FOR NO KEY UPDATE OF c`);
+    if (!target) return { kind: 'no_call' };
+    if (!target.speaker_id) return { kind: 'not_a_speaker' };
+
+    const examples = { good: input.specific_examples?.good ?? [], needs_work: input.specific_examples?.needs_work ?? [] };
+    const scores = sql.jsonb(input.scores);
+    const analysisId = await transaction.oneFirst(sql.type(rowsOf<{ id: string }>())`
+      INSERT INTO analyses (
+        call_id, speaker_id, rep_id, rep_email, scores, overall_score, strengths, areas_for_improvement,
+        action_items, specific_examples, coaching_notes, analyst, rubric_version, raw_output)
+      VALUES (
+        ${callId}, ${target.speaker_id}, ${target.rep_id}, lower(${input.rep_email}), ${scores},
+        COALESCE(${input.overall_score ?? null}::numeric,
+                 (SELECT round(avg(value::numeric)) FROM jsonb_each_text(${scores}))),
+        ${sql.array([...(input.strengths ?? [])], 'text')},
+        ${sql.array([...(input.areas_for_improvement ?? [])], 'text')},
+        ${sql.array([...(input.action_items ?? [])], 'text')},
+        ${sql.jsonb(examples)}, ${input.coaching_notes ?? null}, ${input.analyst}, ${input.rubric_version},
+        ${input.raw_output == null ? null : sql.jsonb(input.raw_output as Parameters<typeof sql.jsonb>[0])})
+      RETURNING id`);
+    await transaction.query(sql.unsafe`UPDATE calls SET processed_at = now() WHERE id = ${callId}`);
+    const analysis = await selectAnalysis(transaction, analysisId, { repEmail: null });
+    if (!analysis) throw new Error(`analysis ${analysisId} vanished inside its own transaction`);
+    return { kind: 'created', analysis };
+  });
+}
+
+/** One analysis, when the scope may see its call; otherwise null. */
+export function getAnalysis(db: Database, analysisId: string, scope: Scope): Promise<AnalysisRecord | null> {
+  return db.connect((connection) => selectAnalysis(connection, analysisId, scope));
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A (created_at, id) keyset position, checked before it reaches SQL. */
+function decodeTimeCursor(cursor: string): [string, string] {
+  const [at, id] = decodeCursor(cursor, 2);
+  if (typeof at !== 'string' || Number.isNaN(Date.parse(at)) || typeof id !== 'string' || !UUID.test(id)) {
+    throw new InvalidCursorError();
+  }
+  return [at, id];
+}
+
+/**
+ * A page of a call's analyses, newest first (keyset on created_at, id), or null when there is no
+ * such call or the scope may not see it.
+ */
+export function listCallAnalyses(
+  db: Database,
+  callId: string,
+  scope: Scope,
+  options: { limit: number; cursor?: string },
+): Promise<{ data: AnalysisRecord[]; next_cursor: string | null } | null> {
+  const after = options.cursor ? decodeTimeCursor(options.cursor) : null;
+  const keyset = after
+    ? sql.fragment`(a.created_at, a.id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`
+    : sql.fragment`TRUE`;
+  return db.connect(async (connection) => {
+    const rows = await connection.maybeOneFirst(sql.type(rowsOf<{ rows: AnalysisRecord[] }>())`
+      SELECT COALESCE((
+        SELECT json_agg(x.analysis ORDER BY x.created_at DESC, x.id DESC)
+        FROM (
+          SELECT ${analysisJson} AS analysis, a.created_at, a.id
+          FROM analyses a
+          WHERE a.call_id = c.id AND ${keyset}
+          ORDER BY a.created_at DESC, a.id DESC
+          LIMIT ${options.limit + 1}) x), '[]'::json) AS rows
+      FROM calls c WHERE c.id = ${callId} AND ${visibleCall(scope, 'c')}`);
+    if (rows === null) return null;
+    return page(rows, options.limit, (last) => [last.created_at, last.id]);
+  });
+}

@@ -1,0 +1,266 @@
+import { sql, type CommonQueryMethods, type FragmentSqlToken } from 'slonik';
+import type * as s from 'zapatos/schema';
+import { decodeCursor, InvalidCursorError, page } from './cursor.js';
+import type { Database } from './pool.js';
+import type { Scope } from './scope.js';
+import { rowsOf } from './typed.js';
+
+export type RepRecord = s.reps.JSONSelectable;
+
+const repJson = sql.fragment`json_build_object(
+  'id', r.id, 'email', r.email, 'name', r.name, 'role', r.role, 'manager_id', r.manager_id,
+  'created_at', r.created_at, 'updated_at', r.updated_at)`;
+
+/** A condition on a row of `reps` aliased `r`: a `rep` sees only their own record. */
+function visibleRep(scope: Scope): FragmentSqlToken {
+  return scope.repEmail === null ? sql.fragment`TRUE` : sql.fragment`r.email = lower(${scope.repEmail})`;
+}
+
+function selectRep(connection: CommonQueryMethods, repId: string, scope: Scope): Promise<RepRecord | null> {
+  return connection.maybeOneFirst(sql.type(rowsOf<{ rep: RepRecord }>())`
+    SELECT ${repJson} AS rep FROM reps r WHERE r.id = ${repId} AND ${visibleRep(scope)}`);
+}
+
+export type RepFilters = { role?: string; q?: string; limit: number; cursor?: string };
+
+/** A page of reps by email (keyset on the unique email), filtered by role and by part of name or email. */
+export async function listReps(
+  db: Database,
+  scope: Scope,
+  filters: RepFilters,
+): Promise<{ data: RepRecord[]; next_cursor: string | null }> {
+  let after: string | null = null;
+  if (filters.cursor) {
+    const [email] = decodeCursor(filters.cursor, 1);
+    if (typeof email !== 'string') throw new InvalidCursorError();
+    after = email;
+  }
+  const conditions = [visibleRep(scope)];
+  if (filters.role) conditions.push(sql.fragment`r.role = ${filters.role}`);
+  if (filters.q) {
+    // The search text is matched literally: LIKE's wildcards and escape character are escaped.
+    const pattern = `%${filters.q.replace(/[\\%_]/g, '\\$&')}%`;
+    conditions.push(sql.fragment`(r.name ILIKE ${pattern} OR r.email ILIKE ${pattern})`);
+  }
+  if (after !== null) conditions.push(sql.fragment`r.email > ${after}`);
+  const rows = await db.connect((connection) =>
+    connection.anyFirst(sql.type(rowsOf<{ rep: RepRecord }>())`
+      SELECT ${repJson} AS rep FROM reps r
+      WHERE ${sql.join(conditions, sql.fragment` AND `)}
+      ORDER BY r.email
+      LIMIT ${filters.limit + 1}`),
+  );
+  return page(rows, filters.limit, (last) => [last.email]);
+}
+
+/** One rep, when the scope may see them; otherwise null. */
+export function getRep(db: Database, repId: string, scope: Scope): Promise<RepRecord | null> {
+  return db.connect((connection) => selectRep(connection, repId, scope));
+}
+
+export type RepUpdate = { name?: string; role?: string; manager_id?: string | null };
+export type UpdateRepResult = { kind: 'updated'; rep: RepRecord } | { kind: 'no_rep' } | { kind: 'no_manager' };
+
+/** Changes the fields present in `update` (manager_id: null unlinks the manager). */
+export function updateRep(db: Database, repId: string, update: RepUpdate): Promise<UpdateRepResult> {
+  const has = (field: keyof RepUpdate) => Object.prototype.hasOwnProperty.call(update, field);
+  return db.transaction(async (transaction) => {
+    if (update.manager_id != null) {
+      const managerExists = await transaction.exists(sql.unsafe`SELECT 1 FROM reps WHERE id = ${update.manager_id}`);
+      if (!managerExists) {
+        const repExists = await transaction.exists(sql.unsafe`SELECT 1 FROM reps WHERE id = ${repId}`);
+        return repExists ? { kind: 'no_manager' } : { kind: 'no_rep' };
+      }
+    }
+    const rep = await transaction.maybeOneFirst(sql.type(rowsOf<{ rep: RepRecord }>())`
+      UPDATE reps r SET
+        name = CASE WHEN ${has('name')} THEN ${update.name ?? null}::text ELSE r.name END,
+        role = CASE WHEN ${has('role')} THEN ${update.role ?? null}::text ELSE r.role END,
+        manager_id = CASE WHEN ${has('manager_id')} THEN ${update.manager_id ?? null}::uuid ELSE r.manager_id END
+      WHERE r.id = ${repId}
+      RETURNING ${repJson} AS rep`);
+    return rep ? { kind: 'updated', rep } : { kind: 'no_rep' };
+  });
+}
+
+export type InsightsPeriod = { period: 'week' | 'month' | 'quarter' } | { from: string; to: string };
+
+const PERIOD_INTERVALS = { week: '7 days', month: '1 month', quarter: '3 months' } as const;
+
+export type RepInsightsRecord = {
+  rep_id: string;
+  email: string;
+  period: { from: string; to: string };
+  analyses_count: number;
+  calls_analysed: number;
+  overall_average: number | null;
+  dimensions: { dimension: string; average: number; earlier_average: number | null; recent_average: number | null; trend: string }[];
+  weekly: { week_start: string; analyses: number; overall_average: number | null }[];
+  skill_gaps: { dimension: string; rep_average: number; team_average: number; gap: number; severity: string }[];
+  recent_wins: { analysis_id: string; call_id: string; call_title: string; overall_score: number; created_at: string }[];
+  conversation_metrics: {
+    calls_with_transcript: number;
+    talk_ratio: number | null;
+    longest_monologue_seconds: number | null;
+    interactivity: number | null;
+    patience_seconds: number | null;
+    question_rate_per_hour: number | null;
+  };
+};
+
+/**
+ * Raw conversation metrics per call in `period_calls(call_id)`, with the columns and definitions of
+ * `call_conversation_metrics(uuid[])` from migration 004 (issue3-transcripts), which has not reached
+ * main yet: once it has, this fragment becomes
+ * `raw_metrics AS (SELECT * FROM call_conversation_metrics(ARRAY(SELECT call_id FROM period_calls)))`.
+ * A segment lasts from its start to its end (0 without an end); segments of speakers not known to be
+ * company side count as customer side; a monologue is a run of consecutive segments of one speaker,
+ * from its first start to its latest end.
+ */
+const rawCallMetrics = sql.fragment`
+  segment AS (
+    SELECT t.call_id, t.sequence_number, t.text, t.start_time_ms AS start_ms,
+      GREATEST(COALESCE(t.end_time_ms, t.start_time_ms), t.start_time_ms) AS end_ms,
+      COALESCE(t.speaker_id::text, 'gong:' || t.gong_speaker_id, 'unknown') AS who,
+      COALESCE(sp.company_side, false) AS company
+    FROM transcripts t LEFT JOIN speakers sp ON sp.id = t.speaker_id
+    WHERE t.call_id IN (SELECT call_id FROM period_calls)),
+  numbered AS (
+    SELECT m.*, sum(m.starts) OVER (PARTITION BY m.call_id ORDER BY m.sequence_number) AS monologue
+    FROM (SELECT s.*, CASE WHEN s.who IS DISTINCT FROM lag(s.who) OVER (PARTITION BY s.call_id ORDER BY s.sequence_number)
+                           THEN 1 ELSE 0 END AS starts
+          FROM segment s) m),
+  monologue AS (
+    SELECT call_id, monologue, bool_or(company) AS company, min(start_ms) AS start_ms, max(end_ms) AS end_ms
+    FROM numbered GROUP BY call_id, monologue),
+  turn AS (
+    SELECT mo.call_id, mo.company, lag(mo.company) OVER w AS previous_company,
+      mo.start_ms - lag(mo.end_ms) OVER w AS pause_ms
+    FROM monologue mo WINDOW w AS (PARTITION BY mo.call_id ORDER BY mo.monologue)),
+  raw_metrics AS (
+    SELECT s.call_id, count(*) AS segment_count,
+      sum(s.end_ms - s.start_ms) AS total_talk_ms,
+      COALESCE(sum(s.end_ms - s.start_ms) FILTER (WHERE s.company), 0) AS company_talk_ms,
+      (SELECT COALESCE(max(mo.end_ms - mo.start_ms) FILTER (WHERE mo.company), 0)
+         FROM monologue mo WHERE mo.call_id = s.call_id) AS longest_monologue_ms,
+      (SELECT count(*) - 1 FROM monologue mo WHERE mo.call_id = s.call_id) AS speaker_switches,
+      max(s.end_ms) - min(s.start_ms) AS span_ms,
+      (SELECT avg(GREATEST(tu.pause_ms, 0)) FROM turn tu
+        WHERE tu.call_id = s.call_id AND tu.company AND tu.previous_company = false) AS patience_ms,
+      count(*) FILTER (WHERE s.company AND right(rtrim(s.text), 1) = '?') AS questions
+    FROM segment s GROUP BY s.call_id)`;
+
+/** Per call with a transcript: the metrics as the contract scales them (%, s, 0–10, s, per hour). */
+const callMetrics = sql.fragment`
+  ${rawCallMetrics},
+  call_metrics AS (
+    SELECT call_id,
+      100.0 * company_talk_ms / NULLIF(total_talk_ms, 0) AS talk_ratio,
+      longest_monologue_ms / 1000.0 AS longest_monologue_seconds,
+      LEAST(10, 100000.0 * speaker_switches / NULLIF(span_ms, 0)) AS interactivity,
+      patience_ms / 1000.0 AS patience_seconds,
+      questions * 3600000.0 / NULLIF(span_ms, 0) AS question_rate_per_hour
+    FROM raw_metrics WHERE segment_count > 0)`;
+
+/**
+ * A rep's coaching insights over [from, to), computed by PostgreSQL in one statement, or null
+ * when there is no such rep or the scope may not see them. Averages are rounded to 1 decimal;
+ * trends and severities are decided on the unrounded values.
+ */
+export function getRepInsights(
+  db: Database,
+  repId: string,
+  scope: Scope,
+  window: InsightsPeriod,
+): Promise<RepInsightsRecord | null> {
+  const bounds =
+    'period' in window
+      ? sql.fragment`SELECT now() - ${PERIOD_INTERVALS[window.period]}::interval AS from_at, now() AS to_at`
+      : sql.fragment`SELECT ${window.from}::timestamptz AS from_at, ${window.to}::timestamptz AS to_at`;
+  return db.connect((connection) =>
+    connection.maybeOneFirst(sql.type(rowsOf<{ insights: RepInsightsRecord }>())`
+      WITH
+      rep AS (SELECT r.id, r.email, r.role FROM reps r WHERE r.id = ${repId} AND ${visibleRep(scope)}),
+      bounds AS (${bounds}),
+      mine AS (
+        SELECT a.id, a.call_id, a.scores, a.overall_score, a.created_at
+        FROM analyses a, rep, bounds
+        WHERE lower(a.rep_email) = rep.email AND a.created_at >= bounds.from_at AND a.created_at < bounds.to_at),
+      my_scores AS (
+        SELECT sc.key AS dimension, sc.value::numeric AS score,
+          row_number() OVER (PARTITION BY sc.key ORDER BY m.created_at, m.id) AS k,
+          count(*) OVER (PARTITION BY sc.key) AS n
+        FROM mine m, jsonb_each_text(m.scores) sc),
+      -- Per dimension: its scores in time order; the earlier half is the first floor(n/2), the
+      -- recent half the rest (with an odd count the middle analysis counts as recent).
+      dims AS (
+        SELECT dimension, avg(score) AS average,
+          avg(score) FILTER (WHERE k <= n / 2) AS earlier,
+          avg(score) FILTER (WHERE k > n / 2) AS recent,
+          max(n) AS n
+        FROM my_scores GROUP BY dimension),
+      -- The team: every other rep with the same role; the mean of their analyses' scores.
+      team AS (
+        SELECT sc.key AS dimension, avg(sc.value::numeric) AS average
+        FROM rep, bounds, reps peer
+          JOIN analyses a ON lower(a.rep_email) = peer.email
+          CROSS JOIN LATERAL jsonb_each_text(a.scores) sc
+        WHERE peer.role = rep.role AND peer.id <> rep.id
+          AND a.created_at >= bounds.from_at AND a.created_at < bounds.to_at
+        GROUP BY sc.key),
+      gaps AS (
+        SELECT d.dimension, d.average AS rep_average, t.average AS team_average, t.average - d.average AS gap
+        FROM dims d JOIN team t USING (dimension)
+        WHERE t.average - d.average > 5),
+      period_calls AS (SELECT DISTINCT call_id FROM mine),
+      ${callMetrics}
+      SELECT json_build_object(
+        'rep_id', rep.id,
+        'email', rep.email,
+        'period', json_build_object('from', bounds.from_at, 'to', bounds.to_at),
+        'analyses_count', (SELECT count(*) FROM mine),
+        'calls_analysed', (SELECT count(*) FROM period_calls),
+        'overall_average', (SELECT round(avg(overall_score), 1) FROM mine),
+        'dimensions', COALESCE((
+          SELECT json_agg(json_build_object(
+            'dimension', dimension, 'average', round(average, 1),
+            'earlier_average', round(earlier, 1), 'recent_average', round(recent, 1),
+            'trend', CASE
+              WHEN n < 2 THEN 'insufficient_data'
+              WHEN recent - earlier > 5 THEN 'improving'
+              WHEN recent - earlier < -5 THEN 'declining'
+              ELSE 'stable' END) ORDER BY dimension)
+          FROM dims), '[]'::json),
+        'weekly', COALESCE((
+          SELECT json_agg(json_build_object(
+            'week_start', to_char(week, 'YYYY-MM-DD'), 'analyses', analyses, 'overall_average', round(overall, 1))
+            ORDER BY week)
+          FROM (SELECT date_trunc('week', created_at) AS week, count(*) AS analyses, avg(overall_score) AS overall
+                FROM mine GROUP BY 1) w), '[]'::json),
+        'skill_gaps', COALESCE((
+          SELECT json_agg(json_build_object(
+            'dimension', dimension, 'rep_average', round(rep_average, 1), 'team_average', round(team_average, 1),
+            'gap', round(gap, 1), 'severity', CASE WHEN gap > 15 THEN 'high' ELSE 'medium' END)
+            ORDER BY gap DESC, dimension)
+          FROM gaps), '[]'::json),
+        'recent_wins', COALESCE((
+          SELECT json_agg(json_build_object(
+            'analysis_id', w.id, 'call_id', w.call_id, 'call_title', w.title, 'overall_score', w.overall_score,
+            'created_at', w.created_at) ORDER BY w.created_at DESC, w.id DESC)
+          FROM (SELECT m.id, m.call_id, c.title, m.overall_score, m.created_at
+                FROM mine m JOIN calls c ON c.id = m.call_id
+                WHERE m.overall_score >= 85
+                ORDER BY m.created_at DESC, m.id DESC LIMIT 5) w), '[]'::json),
+        'conversation_metrics', (
+          SELECT json_build_object(
+            'calls_with_transcript', count(*),
+            'talk_ratio', round(avg(talk_ratio), 1),
+            'longest_monologue_seconds', round(avg(longest_monologue_seconds), 1),
+            'interactivity', round(avg(interactivity), 1),
+            'patience_seconds', round(avg(patience_seconds), 1),
+            'question_rate_per_hour', round(avg(question_rate_per_hour), 1))
+          FROM call_metrics)
+      ) AS insights
+      FROM rep, bounds`),
+  );
+}
