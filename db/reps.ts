@@ -109,46 +109,11 @@ export type RepInsightsRecord = {
 };
 
 /**
- * Raw conversation metrics per call in `period_calls(call_id)`, with the columns and definitions of
- * `call_conversation_metrics(uuid[])` from migration 004 (issue3-transcripts), which has not reached
- * main yet: once it has, this fragment becomes
- * `raw_metrics AS (SELECT * FROM call_conversation_metrics(ARRAY(SELECT call_id FROM period_calls)))`.
- * A segment lasts from its start to its end (0 without an end); segments of speakers not known to be
- * company side count as customer side; a monologue is a run of consecutive segments of one speaker,
- * from its first start to its latest end.
+ * Raw conversation metrics per call in `period_calls(call_id)`: migration 004's
+ * `call_conversation_metrics(uuid[])`, the same definitions GET /calls/{id}/metrics uses.
  */
 const rawCallMetrics = sql.fragment`
-  segment AS (
-    SELECT t.call_id, t.sequence_number, t.text, t.start_time_ms AS start_ms,
-      GREATEST(COALESCE(t.end_time_ms, t.start_time_ms), t.start_time_ms) AS end_ms,
-      COALESCE(t.speaker_id::text, 'gong:' || t.gong_speaker_id, 'unknown') AS who,
-      COALESCE(sp.company_side, false) AS company
-    FROM transcripts t LEFT JOIN speakers sp ON sp.id = t.speaker_id
-    WHERE t.call_id IN (SELECT call_id FROM period_calls)),
-  numbered AS (
-    SELECT m.*, sum(m.starts) OVER (PARTITION BY m.call_id ORDER BY m.sequence_number) AS monologue
-    FROM (SELECT s.*, CASE WHEN s.who IS DISTINCT FROM lag(s.who) OVER (PARTITION BY s.call_id ORDER BY s.sequence_number)
-                           THEN 1 ELSE 0 END AS starts
-          FROM segment s) m),
-  monologue AS (
-    SELECT call_id, monologue, bool_or(company) AS company, min(start_ms) AS start_ms, max(end_ms) AS end_ms
-    FROM numbered GROUP BY call_id, monologue),
-  turn AS (
-    SELECT mo.call_id, mo.company, lag(mo.company) OVER w AS previous_company,
-      mo.start_ms - lag(mo.end_ms) OVER w AS pause_ms
-    FROM monologue mo WINDOW w AS (PARTITION BY mo.call_id ORDER BY mo.monologue)),
-  raw_metrics AS (
-    SELECT s.call_id, count(*) AS segment_count,
-      sum(s.end_ms - s.start_ms) AS total_talk_ms,
-      COALESCE(sum(s.end_ms - s.start_ms) FILTER (WHERE s.company), 0) AS company_talk_ms,
-      (SELECT COALESCE(max(mo.end_ms - mo.start_ms) FILTER (WHERE mo.company), 0)
-         FROM monologue mo WHERE mo.call_id = s.call_id) AS longest_monologue_ms,
-      (SELECT count(*) - 1 FROM monologue mo WHERE mo.call_id = s.call_id) AS speaker_switches,
-      max(s.end_ms) - min(s.start_ms) AS span_ms,
-      (SELECT avg(GREATEST(tu.pause_ms, 0)) FROM turn tu
-        WHERE tu.call_id = s.call_id AND tu.company AND tu.previous_company = false) AS patience_ms,
-      count(*) FILTER (WHERE s.company AND right(rtrim(s.text), 1) = '?') AS questions
-    FROM segment s GROUP BY s.call_id)`;
+  raw_metrics AS (SELECT * FROM call_conversation_metrics(ARRAY(SELECT call_id FROM period_calls)))`;
 
 /** Per call with a transcript: the metrics as the contract scales them (%, s, 0–10, s, per hour). */
 const callMetrics = sql.fragment`

@@ -3,6 +3,7 @@ import type { Database } from '../../db/pool.js';
 import { ADMINS, requireRole, scopeOf, WRITERS } from '../auth.js';
 import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js';
 import { HttpProblem } from '../problem.js';
+import { pageOptions } from './paging.js';
 
 type Call = ResponseBody<'getCall', 200>;
 type Speaker = ResponseBody<'getSpeaker', 200>;
@@ -47,8 +48,7 @@ export function callHandlers(db: Database) {
           scheduled_from: query.scheduled_from,
           scheduled_to: query.scheduled_to,
           q: query.q,
-          limit: Number(query.limit ?? 50),
-          cursor: query.cursor,
+          ...pageOptions(c),
         },
         scopeOf(ctx),
       );

@@ -3,6 +3,7 @@ import * as transcripts from '../../db/transcripts.js';
 import { requireRole, scopeOf, WRITERS } from '../auth.js';
 import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js';
 import { HttpProblem } from '../problem.js';
+import { pageOptions } from './paging.js';
 
 // Sentiment is CHECK-constrained to the contract's enum; the row types only know `string`.
 const asTranscript = (record: transcripts.Transcript) => record as unknown as ResponseBody<'getTranscript', 200>;
@@ -48,8 +49,7 @@ export function transcriptHandlers(db: Database) {
       const results = await transcripts.searchTranscripts(db, scopeOf(ctx), {
         q: query.q!,
         callId: query.call_id,
-        limit: query.limit === undefined ? 50 : Number(query.limit),
-        cursor: query.cursor,
+        ...pageOptions(c),
       });
       ctx.body = results satisfies ResponseBody<'searchTranscripts', 200>;
     }) satisfies OperationHandler,
