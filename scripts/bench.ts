@@ -1,0 +1,475 @@
+/**
+ * `npm run bench`: the service under load, next to the bare-Node floor, on this machine, in one run.
+ *
+ *   npm run bench                                   # 100k calls, 1M segments, throwaway embedded PostgreSQL
+ *   npm run bench -- --calls 10000 --segments 100000 --duration 5   # a quick run
+ *   npm run bench -- --reuse                        # keep the seeded database in .data/bench/ for next time
+ *   BENCH_DATABASE_URL=postgres://… npm run bench   # an empty database of yours (seeded once, then reused)
+ *   npm run bench -- --profile                      # also write a V8 CPU profile of the service to .data/bench/profiles/
+ *
+ * It seeds (scripts/bench-seed.ts), starts the service (`node --import tsx server/main.ts`,
+ * NODE_ENV=production, LOG_LEVEL=warn, a random 64-character JWT_SECRET, pool of 10) and the
+ * bare server (scripts/bench-bare-server.ts, node:http + pg, pool of 10) on free ports, loads
+ * both with autocannon, samples each server's VmRSS from /proc, and prints a Markdown table,
+ * then EXPLAIN (ANALYZE, BUFFERS) of the search and list queries. Not part of `npm test`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import jwt from 'jsonwebtoken';
+import pg from 'pg';
+import { makeTempDataDir, startEmbeddedPostgres } from '../db/embedded.js';
+import { migrate } from '../db/migrate.js';
+import { seedDatabase, seededSize, VOCABULARY, type SeedSize } from './bench-seed.js';
+import { freePort } from './free-port.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const { values: args } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '100000' },
+    segments: { type: 'string', default: '1000000' },
+    'transcript-calls': { type: 'string', default: '10000' },
+    duration: { type: 'string', default: '10' },
+    'ingest-runs': { type: 'string', default: '10' },
+    reuse: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    'no-explain': { type: 'boolean', default: false },
+  },
+});
+const size: SeedSize = {
+  calls: Number(args.calls),
+  segments: Number(args.segments),
+  transcriptCalls: Math.min(Number(args['transcript-calls']), Number(args.calls)),
+};
+const DURATION = Number(args.duration);
+const INGEST_RUNS = Number(args['ingest-runs']);
+const POOL = 10;
+const log = (line: string) => console.error(line);
+
+// ---------------------------------------------------------------- database
+type Target = { url: string; stop: () => Promise<void> };
+
+async function database(): Promise<Target> {
+  if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL, stop: async () => {} };
+  // Not `ephemeral`: that would turn fsync and synchronous_commit off, and ingest timings would
+  // not be production-like. A throwaway folder is deleted here instead.
+  const dataDir = args.reuse
+    ? path.join(ROOT, '.data', 'bench', `pg-${size.calls}-${size.segments}-${size.transcriptCalls}`)
+    : await makeTempDataDir('call-coach-bench-');
+  const instance = await startEmbeddedPostgres({
+    dataDir,
+    port: await freePort(),
+    databaseName: 'call_coach_bench',
+    ephemeral: false,
+    log,
+  });
+  return {
+    url: instance.url,
+    stop: async () => {
+      await instance.stop();
+      if (!args.reuse) await rm(path.dirname(dataDir), { recursive: true, force: true });
+    },
+  };
+}
+
+async function prepare(url: string): Promise<void> {
+  await migrate(url);
+  const seeded = await seededSize(url);
+  if (seeded) {
+    log(`reusing seeded database: ${JSON.stringify(seeded)}`);
+    return;
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM calls');
+  await client.end();
+  if (rows[0]!.n > 0) throw new Error('The bench database has calls but no bench_seed record; give it an empty database.');
+  log(`seeding ${size.calls} calls, ${size.segments} segments over ${size.transcriptCalls} calls…`);
+  const started = performance.now();
+  await seedDatabase(url, size, log);
+  log(`seeded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+// ---------------------------------------------------------------- processes
+type Proc = { name: string; child: ChildProcess; baseURL: string; output: () => string };
+
+async function startProcess(name: string, script: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Proc> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
+  child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
+  const baseURL = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (!(await fetch(`${baseURL}/health`).then((r) => r.ok, () => false))) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { name, child, baseURL, output: () => output };
+}
+
+async function stopProcess(proc: Proc): Promise<void> {
+  if (proc.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => proc.child.once('exit', resolve));
+  proc.child.kill('SIGTERM');
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Samples VmRSS of `pid` every 100 ms until stopped; returns the peak in MB. */
+function sampleRss(pid: number): () => number {
+  let peak = 0;
+  const read = () => {
+    try {
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+      peak = Math.max(peak, kb);
+    } catch {
+      // the process is gone
+    }
+  };
+  read();
+  const timer = setInterval(read, 100);
+  return () => {
+    clearInterval(timer);
+    read();
+    return peak / 1024;
+  };
+}
+
+// ---------------------------------------------------------------- load
+type Row = {
+  scenario: string;
+  server: string;
+  connections: number | string;
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  ok: number;
+  non2xx: string;
+  errors: number;
+  rssMb: number;
+  ratio?: string;
+};
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+type Load = {
+  scenario: string;
+  proc: Proc;
+  connections: number;
+  duration?: number;
+  request: () => { method: 'GET' | 'POST' | 'PUT'; path: string; body?: string };
+  headers?: Record<string, string>;
+};
+
+async function load(spec: Load): Promise<Row> {
+  const stopRss = sampleRss(spec.proc.child.pid!);
+  const times: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: spec.proc.baseURL,
+        connections: spec.connections,
+        duration: spec.duration ?? DURATION,
+        headers: spec.headers,
+        timeout: 30,
+        requests: [{ setupRequest: (req) => ({ ...req, ...spec.request() }) }],
+      },
+      (error, result) => (error ? reject(error) : resolve(result)),
+    );
+    instance.on('response', (_client, _status, _bytes, responseTime) => times.push(responseTime));
+  });
+  const rssMb = stopRss();
+  times.sort((a, b) => a - b);
+  const codes = Object.entries(result.statusCodeStats ?? {})
+    .filter(([code]) => !code.startsWith('2'))
+    .map(([code, stat]) => `${code}×${(stat as { count: number }).count}`);
+  const ok = Object.entries(result.statusCodeStats ?? {})
+    .filter(([code]) => code.startsWith('2'))
+    .reduce((sum, [, stat]) => sum + Number((stat as { count: number }).count), 0);
+  return {
+    scenario: spec.scenario,
+    server: spec.proc.name,
+    connections: spec.connections,
+    rps: result.requests.average,
+    p50: percentile(times, 50),
+    p95: percentile(times, 95),
+    p99: percentile(times, 99),
+    max: times[times.length - 1] ?? NaN,
+    ok,
+    non2xx: codes.join(' ') || '0',
+    errors: result.errors,
+    rssMb,
+  };
+}
+
+/** Sequential PUTs of one 10k-sentence transcript: the time per ingest as the client sees it. */
+async function ingest(proc: Proc, token: string, runs: number): Promise<Row> {
+  const gongSpeakers = ['9100000000000000001', '9100000000000000002', '9100000000000000003'];
+  const create = await fetch(`${proc.baseURL}/calls`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      gong_call_id: `7${Date.now()}`,
+      title: 'Bench ingest call',
+      scheduled_at: new Date().toISOString(),
+      speakers: [
+        { name: 'Sarah Chen', email: 'sarah.chen@example.com', role: 'ae', company_side: true, gong_speaker_id: gongSpeakers[0] },
+        { name: 'Buyer One', email: 'buyer.one@acme.com', role: 'prospect', company_side: false, gong_speaker_id: gongSpeakers[1] },
+        { name: 'Buyer Two', email: 'buyer.two@acme.com', role: 'customer', company_side: false, gong_speaker_id: gongSpeakers[2] },
+      ],
+    }),
+  });
+  if (create.status !== 201) throw new Error(`could not create the ingest call: ${create.status} ${await create.text()}`);
+  const { id } = (await create.json()) as { id: string };
+  let n = 0;
+  const word = () => VOCABULARY[Math.floor(VOCABULARY.length * Math.random() ** 3)]!;
+  const monologues = Array.from({ length: 500 }, (_, m) => ({
+    speakerId: gongSpeakers[m % 3]!,
+    topic: m % 4 === 0 ? 'Pricing' : null,
+    sentences: Array.from({ length: 20 }, () => {
+      const start = n++ * 4500;
+      const text = Array.from({ length: 6 + (n % 15) }, word).join(' ');
+      return { start, end: start + 3000, text: text[0]!.toUpperCase() + text.slice(1) + (n % 5 ? '.' : '?') };
+    }),
+  }));
+  const body = JSON.stringify(monologues);
+  const stopRss = sampleRss(proc.child.pid!);
+  const times: number[] = [];
+  let failures = 0;
+  for (let run = 0; run <= runs; run++) {
+    const started = performance.now();
+    const response = await fetch(`${proc.baseURL}/calls/${id}/transcript`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body,
+    });
+    await response.arrayBuffer();
+    const ms = performance.now() - started;
+    if (response.status !== 200) failures++;
+    if (run > 0) times.push(ms); // the first is a warm-up
+  }
+  times.sort((a, b) => a - b);
+  return {
+    scenario: `PUT transcript, 10,000 segments (${(body.length / 1e6).toFixed(1)} MB), ${runs} runs`,
+    server: proc.name,
+    connections: 1,
+    rps: 1000 / (times.reduce((a, b) => a + b, 0) / times.length),
+    p50: percentile(times, 50),
+    p95: percentile(times, 95),
+    p99: percentile(times, 99),
+    max: times[times.length - 1]!,
+    ok: runs - failures,
+    non2xx: String(failures),
+    errors: 0,
+    rssMb: stopRss(),
+  };
+}
+
+// ---------------------------------------------------------------- report
+const fmt = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
+
+function table(rows: Row[]): string {
+  const lines = [
+    '| scenario | server | conns | req/s | p50 ms | p95 ms | p99 ms | max ms | 2xx | non-2xx | errors | peak RSS MB | service/bare |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.scenario} | ${r.server} | ${r.connections} | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.p99)} | ${fmt(r.max)} | ${r.ok} | ${r.non2xx} | ${r.errors} | ${fmt(r.rssMb, 0)} | ${r.ratio ?? ''} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(', ');
+
+async function explain(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url, options: '-c TimeZone=UTC' } as pg.ClientConfig);
+  await client.connect();
+  const out: string[] = [];
+  const run = async (title: string, text: string, params: unknown[]) => {
+    await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${text}`, params); // warm
+    const { rows } = await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${text}`, params);
+    out.push(`### ${title}\n\n\`\`\`\n${rows.map((r) => r['QUERY PLAN']).join('\n')}\n\`\`\``);
+  };
+  const search = `
+    WITH query AS (SELECT websearch_to_tsquery('english', $1) AS q),
+    ranked AS (
+      SELECT t.id, t.call_id, t.sequence_number, t.speaker_id, t.start_time_ms, t.text,
+             ts_rank_cd(t.search_vector, query.q) AS rank
+      FROM transcripts t CROSS JOIN query JOIN calls c ON c.id = t.call_id
+      WHERE t.search_vector @@ query.q AND TRUE AND TRUE
+    ),
+    hits AS (SELECT * FROM ranked r WHERE TRUE ORDER BY r.rank DESC, r.id DESC LIMIT 51)
+    SELECT json_build_object(
+      'segment_id', h.id, 'call_id', h.call_id, 'call_title', c.title, 'scheduled_at', c.scheduled_at,
+      'sequence_number', h.sequence_number, 'speaker_id', h.speaker_id, 'speaker_name', sp.name,
+      'start_time_ms', h.start_time_ms, 'text', h.text,
+      'snippet', ts_headline('english', replace(replace(replace(h.text, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), query.q,
+                             'StartSel=<mark>, StopSel=</mark>, MaxWords=35, MinWords=15, MaxFragments=2'),
+      'rank', h.rank) AS hit, h.rank
+    FROM hits h CROSS JOIN query JOIN calls c ON c.id = h.call_id LEFT JOIN speakers sp ON sp.id = h.speaker_id
+    ORDER BY h.rank DESC, h.id DESC`;
+  await run('Transcript search, selective term (`q=hipaa`), first page of 50', search, ['hipaa']);
+  await run('Transcript search, common term (`q=pipeline`), first page of 50', search, ['pipeline']);
+  const list = `
+    SELECT json_build_object('id', c.id, 'title', c.title, 'scheduled_at', c.scheduled_at,
+      'speakers', COALESCE((SELECT json_agg(json_build_object('id', sp.id, 'name', sp.name, 'email', sp.email)
+                             ORDER BY sp.added_order) FROM speakers sp WHERE sp.call_id = c.id), '[]'::json)) AS call
+    FROM calls c WHERE TRUE AND c.product = $1 ORDER BY c.scheduled_at DESC, c.id DESC LIMIT 51`;
+  await run('Calls list page (`product=prefect`, limit 50; speaker JSON abbreviated)', list, ['prefect']);
+  const listRep = `
+    SELECT c.id FROM calls c
+    WHERE TRUE AND EXISTS (SELECT 1 FROM speakers who WHERE who.call_id = c.id AND lower(who.email) = lower($1))
+    ORDER BY c.scheduled_at DESC, c.id DESC LIMIT 51`;
+  await run('Calls list page (`rep_email=sarah.chen@example.com`, limit 50)', listRep, ['sarah.chen@example.com']);
+  await client.end();
+  return out.join('\n\n');
+}
+
+// ---------------------------------------------------------------- main
+const SEARCH_TERMS = [
+  'hipaa', 'fedramp audit', 'soc2 pentest', '"data residency"', 'saml sso', 'kubernetes migration',
+  'pipeline', 'pricing', 'team data', 'customers', 'budget timeline', 'integration -salesforce',
+];
+
+const target = await database();
+const procs: Proc[] = [];
+try {
+  await prepare(target.url);
+  const client = new pg.Client({ connectionString: target.url });
+  await client.connect();
+  const ids = (await client.query<{ id: string }>(`SELECT id FROM calls WHERE gong_call_id::bigint > 1000000000000 AND gong_call_id::bigint <= 1000000000000 + $1`, [size.calls])).rows.map((r) => r.id);
+  const segments = (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM transcripts')).rows[0]!.n;
+  const emails = (await client.query<{ email: string }>('SELECT email FROM reps ORDER BY email')).rows.map((r) => r.email);
+  await client.end();
+
+  const secret = randomBytes(32).toString('hex');
+  const profileDir = path.join(ROOT, '.data', 'bench', 'profiles');
+  if (args.profile) await mkdir(profileDir, { recursive: true });
+  const service = await startProcess(
+    'service',
+    'server/main.ts',
+    {
+      NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: secret, DATABASE_URL: target.url,
+      DB_POOL_MAX: String(POOL), MIGRATE_ON_START: 'false',
+    },
+    args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  );
+  procs.push(service);
+  const bare = await startProcess('bare', 'scripts/bench-bare-server.ts', { DATABASE_URL: target.url, DB_POOL_MAX: String(POOL) });
+  procs.push(bare);
+  const token = jwt.sign({ sub: 'bench', email: 'bench@example.com', role: 'admin' }, secret, { algorithm: 'HS256', expiresIn: 3600 });
+  const auth = { authorization: `Bearer ${token}` };
+  const randomId = () => ids[Math.floor(Math.random() * ids.length)]!;
+  const getCall = () => ({ method: 'GET' as const, path: `/calls/${randomId()}` });
+
+  const startLoad = loadavg();
+  log(`load average before: ${startLoad}`);
+  // Warm both (JIT, connections, PostgreSQL's cache).
+  for (const proc of [service, bare]) await load({ scenario: 'warm-up', proc, connections: 32, duration: 3, request: getCall, headers: auth });
+
+  const rows: Row[] = [];
+  const svcGet = await load({ scenario: 'GET /calls/{id}', proc: service, connections: 32, request: getCall, headers: auth });
+  const bareGet = await load({ scenario: 'GET /calls/{id}', proc: bare, connections: 32, request: getCall });
+  svcGet.ratio = `${((100 * svcGet.rps) / bareGet.rps).toFixed(0)}% req/s`;
+  rows.push(svcGet, bareGet);
+  log(table(rows));
+
+  let counter = 0;
+  const runId = String(Date.now()).slice(-12);
+  rows.push(
+    await load({
+      scenario: 'POST /calls (3 speakers)',
+      proc: service,
+      connections: 32,
+      headers: { ...auth, 'content-type': 'application/json' },
+      request: () => {
+        counter++;
+        return {
+          method: 'POST',
+          path: '/calls',
+          body: JSON.stringify({
+            gong_call_id: `8${runId}${String(counter).padStart(7, '0')}`,
+            title: `Bench call ${counter}`,
+            scheduled_at: new Date().toISOString(),
+            call_type: 'discovery',
+            product: 'prefect',
+            metadata: { system: 'Zoom' },
+            speakers: [
+              { name: 'Rep', email: emails[counter % emails.length], role: 'ae', company_side: true },
+              { name: 'Buyer', email: `buyer${counter}@acme.com`, role: 'prospect', company_side: false },
+              { name: 'Champion', email: `champion${counter}@acme.com`, role: 'customer', company_side: false },
+            ],
+          }),
+        };
+      },
+    }),
+  );
+  const products = ['prefect', 'prefect-cloud', 'marvin', 'controlflow', 'fastmcp'];
+  rows.push(
+    await load({
+      scenario: 'GET /calls?product=…&limit=50',
+      proc: service,
+      connections: 32,
+      headers: auth,
+      request: () => ({ method: 'GET', path: `/calls?product=${products[Math.floor(Math.random() * products.length)]}&limit=50` }),
+    }),
+  );
+  rows.push(
+    await load({
+      scenario: `GET /transcripts/search?q=… (${SEARCH_TERMS.length} terms, selective+common)`,
+      proc: service,
+      connections: 32,
+      headers: auth,
+      request: () => ({
+        method: 'GET',
+        path: `/transcripts/search?q=${encodeURIComponent(SEARCH_TERMS[Math.floor(Math.random() * SEARCH_TERMS.length)]!)}`,
+      }),
+    }),
+  );
+  log(table(rows));
+  rows.push(await ingest(service, token, INGEST_RUNS));
+  for (const connections of [50, 500]) {
+    rows.push(await load({ scenario: `GET /calls/{id}, pool of ${POOL}`, proc: service, connections, request: getCall, headers: auth }));
+  }
+  const endLoad = loadavg();
+
+  const report = [
+    `## ${new Date().toISOString()}`,
+    '',
+    `- machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}`,
+    `- data: ${ids.length} seeded calls, ${segments} transcript segments over ${size.transcriptCalls} calls; ${BENCH_DB()}`,
+    `- command: \`npm run bench -- ${process.argv.slice(2).join(' ')}\`; ${DURATION} s per scenario, autocannon, pool ${POOL} for both servers`,
+    `- load average (1, 5, 15 min): before ${startLoad}; after ${endLoad}`,
+    '',
+    table(rows),
+  ].join('\n');
+  console.log(report);
+  if (!args['no-explain']) console.log(`\n${await explain(target.url)}`);
+} finally {
+  for (const proc of procs) await stopProcess(proc);
+  await target.stop();
+}
+
+function BENCH_DB(): string {
+  return process.env.BENCH_DATABASE_URL ? 'BENCH_DATABASE_URL' : `embedded PostgreSQL 17 (default settings, fsync on)${args.reuse ? ', reused' : ''}`;
+}
+
+
