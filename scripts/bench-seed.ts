@@ -2,16 +2,17 @@
  * Seeds a migrated, empty database for `npm run bench` with set-based SQL (generate_series,
  * INSERT … SELECT): `calls` calls with 2–4 speakers each (1–2 company-side reps drawn from a
  * pool of 200, 1–2 customer-side people) and `segments` transcript segments spread evenly over
- * the first `transcriptCalls` calls (by gong_call_id). Segment text is drawn from one vocabulary
- * ordered from frequent to rare words (a cubic bias towards the head), so full-text search has
- * common terms (in a large share of segments) and selective ones (in a few hundred).
+ * the first `transcriptCalls` calls (by gong_call_id). Segment text (6–20 words) is drawn from a
+ * vocabulary ordered from frequent to less frequent words (a cubic bias towards the head), and one
+ * segment in 300 also gets one of RARE_WORDS, so full-text search has common terms (in 5–15% of
+ * segments) and selective ones (about 110 segments per rare word on 1M).
  * A `bench_seed` table records the sizes, so a persistent database is seeded only once.
  */
 import pg from 'pg';
 
 export type SeedSize = { calls: number; segments: number; transcriptCalls: number };
 
-/** Frequent first, rare last: the index is drawn with a cubic bias towards the head. */
+/** Frequent first, less frequent last: the index is drawn with a cubic bias towards the head. */
 export const VOCABULARY = [
   // very common (stop words are part of real speech; the English parser drops them)
   'we', 'you', 'the', 'that', 'team', 'so', 'it', 'and', 'yeah', 'think', 'just', 'our', 'know', 'right',
@@ -29,7 +30,10 @@ export const VOCABULARY = [
   'champion', 'economic', 'buyer', 'competitor', 'airflow', 'dagster', 'cron', 'kubernetes',
   'terraform', 'snowflake', 'databricks', 'bigquery', 'redshift', 'postgres', 'kafka', 'spark',
   'dbt', 'fivetran', 'looker', 'tableau', 'salesforce', 'hubspot', 'slack', 'jira', 'okta',
-  // rare (selective)
+];
+
+/** Selective words: one segment in 300 gets one of these (about 110 segments per word on 1M). */
+export const RARE_WORDS = [
   'sso', 'saml', 'scim', 'soc2', 'hipaa', 'gdpr', 'fedramp', 'pentest', 'encryption', 'residency',
   'multitenant', 'sandbox', 'invoice', 'netsuite', 'sharepoint', 'mainframe', 'cobol', 'fortran',
   'quantum', 'blockchain', 'geospatial', 'lidar', 'genomics', 'actuarial', 'reinsurance', 'telemetry',
@@ -118,7 +122,7 @@ export async function seedDatabase(url: string, size: SeedSize, log: (line: stri
       INSERT INTO transcripts (call_id, sequence_number, speaker_id, gong_speaker_id, start_time_ms, end_time_ms, text, topics, chunk_metadata)
       SELECT seg.call_id, seg.n, seg.speaker_ids[seg.who], seg.gong_ids[seg.who],
              seg.n * 4500::bigint, seg.n * 4500::bigint + 1500 + (seg.n * 7919) % 2900,
-             initcap(w.sentence) || CASE WHEN seg.n % 5 = 0 THEN '?' ELSE '.' END,
+             upper(left(w.sentence, 1)) || substr(w.sentence || r.rare, 2) || CASE WHEN seg.n % 5 = 0 THEN '?' ELSE '.' END,
              CASE WHEN seg.n % 10 = 0 THEN ARRAY['Pricing'] WHEN seg.n % 10 = 1 THEN ARRAY['Security'] ELSE '{}' END,
              '{}'::jsonb
       FROM seg
@@ -126,7 +130,12 @@ export async function seedDatabase(url: string, size: SeedSize, log: (line: stri
         SELECT string_agg(($3::text[])[1 + floor(cardinality($3::text[]) * power(random(), 3))::int], ' ') AS sentence
         FROM generate_series(1, 6 + (seg.n * 31 + length(seg.call_id::text)) % 15) i
         WHERE seg.n >= 0
-      ) w`, [size.transcriptCalls, per, VOCABULARY]);
+      ) w
+      CROSS JOIN LATERAL (
+        SELECT CASE WHEN (seg.n * 7 + abs(hashtext(seg.call_id::text))) % 300 = 0
+                    THEN ' ' || ($4::text[])[1 + (seg.n + abs(hashtext(seg.call_id::text))) % cardinality($4::text[])]
+                    ELSE '' END AS rare
+      ) r`, [size.transcriptCalls, per, VOCABULARY, RARE_WORDS]);
     await step('talk time', `
       UPDATE speakers sp
       SET talk_time_seconds = round(tt.talk_ms / 1000.0, 2), talk_time_percentage = tt.talk_percentage
