@@ -39,8 +39,13 @@ export function createMetrics(db: Database): Metrics {
     try {
       await next();
     } finally {
-      const operation = api.matchOperation({ method: ctx.method, path: ctx.path, headers: {} });
-      const labels = { operation_id: operation?.operationId ?? NO_OPERATION, method: ctx.method, status: String(ctx.status) };
+      // dispatch() records what it matched; a request refused before it (413, 415 from the body
+      // parser, the docs assets) is matched here.
+      const operationId =
+        ctx.state.operationId !== undefined
+          ? (ctx.state.operationId as string | null)
+          : api.matchOperation({ method: ctx.method, path: ctx.path, headers: {} })?.operationId;
+      const labels = { operation_id: operationId ?? NO_OPERATION, method: ctx.method, status: String(ctx.status) };
       requests.inc(labels);
       duration.observe(labels, (performance.now() - started) / 1000);
     }

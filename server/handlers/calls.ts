@@ -67,9 +67,11 @@ export function callHandlers(db: Database) {
 
     getCall: (async (c, ctx) => {
       const callId = c.request.params.call_id as string;
-      const call = await calls.getCall(db, callId, scopeOf(ctx));
-      if (!call) throw new HttpProblem(404, `No call with id ${callId}.`);
-      ctx.body = asCall(call);
+      // Already JSON (a Call, built by PostgreSQL): sent as it is, not parsed and re-serialised.
+      const call = await calls.getCallJson(db, callId, scopeOf(ctx));
+      if (call === null) throw new HttpProblem(404, `No call with id ${callId}.`);
+      ctx.type = 'application/json';
+      ctx.body = call;
     }) satisfies OperationHandler,
 
     updateCall: (async (c, ctx) => {
