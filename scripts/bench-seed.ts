@@ -85,7 +85,7 @@ export async function seedDatabase(url: string, size: SeedSize, log: (line: stri
     // the rest are customers. 2-4 speakers per call.
     await step('speakers', `
       WITH c AS (
-        SELECT id, gong_call_id::bigint - 1000000000000 AS g FROM calls WHERE gong_call_id::bigint > 1000000000000
+        SELECT id, gong_call_id::bigint - 1000000000000 AS g FROM calls WHERE gong_call_id ~ '^1[0-9]{12}$'
       ), reps_numbered AS (
         SELECT email, name, role, (row_number() OVER (ORDER BY email)) - 1 AS n FROM reps
       )
@@ -111,7 +111,7 @@ export async function seedDatabase(url: string, size: SeedSize, log: (line: stri
       WITH tc AS (
         SELECT c.id, array_agg(sp.id ORDER BY sp.added_order) AS speaker_ids,
                array_agg(sp.gong_speaker_id ORDER BY sp.added_order) AS gong_ids
-        FROM (SELECT id FROM calls WHERE gong_call_id::bigint > 1000000000000 ORDER BY gong_call_id LIMIT $1) c
+        FROM (SELECT id FROM calls WHERE gong_call_id ~ '^1[0-9]{12}$' ORDER BY gong_call_id LIMIT $1) c
         JOIN speakers sp ON sp.call_id = c.id
         GROUP BY c.id
       ), seg AS (

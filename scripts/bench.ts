@@ -339,6 +339,37 @@ async function explain(url: string): Promise<string> {
     WHERE TRUE AND EXISTS (SELECT 1 FROM speakers who WHERE who.call_id = c.id AND lower(who.email) = lower($1))
     ORDER BY c.scheduled_at DESC, c.id DESC LIMIT 51`;
   await run('Calls list page (`rep_email=sarah.chen@example.com`, limit 50)', listRep, ['sarah.chen@example.com']);
+
+  // The ingest's INSERT (db/transcripts.ts) of 10,000 sentences into a seeded call, rolled back.
+  const call = (await client.query<{ id: string; gong: string[] }>(`
+    SELECT c.id, array_agg(sp.gong_speaker_id ORDER BY sp.added_order) AS gong
+    FROM calls c JOIN speakers sp ON sp.call_id = c.id
+    WHERE c.gong_call_id = '1000000099999' GROUP BY c.id`)).rows[0];
+  if (call) {
+    const n = 10_000;
+    const word = (i: number, k: number) => VOCABULARY[(i * 31 + k * 17) % VOCABULARY.length]!;
+    const columns = {
+      speaker: Array.from({ length: n }, (_, i) => call.gong[Math.floor(i / 20) % call.gong.length]!),
+      start: Array.from({ length: n }, (_, i) => i * 4500),
+      end: Array.from({ length: n }, (_, i) => i * 4500 + 3000),
+      text: Array.from({ length: n }, (_, i) => Array.from({ length: 6 + (i % 15) }, (_, k) => word(i, k)).join(' ') + '.'),
+      topic: Array.from({ length: n }, (_, i) => (i % 80 === 0 ? 'Pricing' : null)),
+    };
+    await client.query('BEGIN');
+    await client.query('DELETE FROM transcripts WHERE call_id = $1', [call.id]);
+    const { rows } = await client.query(`EXPLAIN (ANALYZE, BUFFERS)
+      INSERT INTO transcripts (
+        call_id, sequence_number, speaker_id, gong_speaker_id, start_time_ms, end_time_ms, text, topics, chunk_metadata)
+      SELECT $1, input.ordinality - 1, sp.id, input.gong_speaker_id, input.start_ms, input.end_ms, input.text,
+             CASE WHEN input.topic IS NULL THEN '{}'::text[] ELSE ARRAY[input.topic] END,
+             jsonb_build_object('start_ms', input.start_ms, 'end_ms', input.end_ms, 'duration_ms', input.end_ms - input.start_ms)
+      FROM unnest($2::text[], $3::int8[], $4::int8[], $5::text[], $6::text[])
+           WITH ORDINALITY AS input(gong_speaker_id, start_ms, end_ms, text, topic, ordinality)
+      LEFT JOIN speakers sp ON sp.call_id = $1 AND sp.gong_speaker_id = input.gong_speaker_id`,
+      [call.id, columns.speaker, columns.start, columns.end, columns.text, columns.topic]);
+    await client.query('ROLLBACK');
+    out.push(`### Transcript ingest INSERT, 10,000 sentences (rolled back)\n\n\`\`\`\n${rows.map((r) => r['QUERY PLAN']).join('\n')}\n\`\`\``);
+  }
   await client.end();
   return out.join('\n\n');
 }
@@ -354,8 +385,9 @@ const procs: Proc[] = [];
 try {
   await prepare(target.url);
   const client = new pg.Client({ connectionString: target.url });
+  client.on('error', () => {}); // a failure below is thrown by the query itself
   await client.connect();
-  const ids = (await client.query<{ id: string }>(`SELECT id FROM calls WHERE gong_call_id::bigint > 1000000000000 AND gong_call_id::bigint <= 1000000000000 + $1`, [size.calls])).rows.map((r) => r.id);
+  const ids = (await client.query<{ id: string }>(`SELECT id FROM calls WHERE gong_call_id ~ '^1[0-9]{12}$'`)).rows.map((r) => r.id);
   const segments = (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM transcripts')).rows[0]!.n;
   const emails = (await client.query<{ email: string }>('SELECT email FROM reps ORDER BY email')).rows.map((r) => r.email);
   await client.end();
@@ -463,6 +495,9 @@ try {
   ].join('\n');
   console.log(report);
   if (!args['no-explain']) console.log(`\n${await explain(target.url)}`);
+} catch (error) {
+  console.error(error);
+  process.exitCode = 1;
 } finally {
   for (const proc of procs) await stopProcess(proc);
   await target.stop();
