@@ -39,6 +39,7 @@ const { values: args } = parseArgs({
     reuse: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'no-explain': { type: 'boolean', default: false },
+    only: { type: 'string', default: 'get,post,list,search,ingest,concurrency' },
   },
 });
 const size: SeedSize = {
@@ -49,6 +50,7 @@ const size: SeedSize = {
 const DURATION = Number(args.duration);
 const INGEST_RUNS = Number(args['ingest-runs']);
 const POOL = 10;
+const ONLY = new Set(args.only.split(','));
 const log = (line: string) => console.error(line);
 
 // ---------------------------------------------------------------- database
@@ -418,15 +420,17 @@ try {
   for (const proc of [service, bare]) await load({ scenario: 'warm-up', proc, connections: 32, duration: 3, request: getCall, headers: auth });
 
   const rows: Row[] = [];
+  if (ONLY.has('get')) {
   const svcGet = await load({ scenario: 'GET /calls/{id}', proc: service, connections: 32, request: getCall, headers: auth });
   const bareGet = await load({ scenario: 'GET /calls/{id}', proc: bare, connections: 32, request: getCall });
   svcGet.ratio = `${((100 * svcGet.rps) / bareGet.rps).toFixed(0)}% req/s`;
   rows.push(svcGet, bareGet);
   log(table(rows));
+  }
 
   let counter = 0;
   const runId = String(Date.now()).slice(-12);
-  rows.push(
+  if (ONLY.has('post')) rows.push(
     await load({
       scenario: 'POST /calls (3 speakers)',
       proc: service,
@@ -455,7 +459,7 @@ try {
     }),
   );
   const products = ['prefect', 'prefect-cloud', 'marvin', 'controlflow', 'fastmcp'];
-  rows.push(
+  if (ONLY.has('list')) rows.push(
     await load({
       scenario: 'GET /calls?product=…&limit=50',
       proc: service,
@@ -464,7 +468,7 @@ try {
       request: () => ({ method: 'GET', path: `/calls?product=${products[Math.floor(Math.random() * products.length)]}&limit=50` }),
     }),
   );
-  rows.push(
+  if (ONLY.has('search')) rows.push(
     await load({
       scenario: `GET /transcripts/search?q=… (${SEARCH_TERMS.length} terms, selective+common)`,
       proc: service,
@@ -477,8 +481,8 @@ try {
     }),
   );
   log(table(rows));
-  rows.push(await ingest(service, token, INGEST_RUNS));
-  for (const connections of [50, 500]) {
+  if (ONLY.has('ingest')) rows.push(await ingest(service, token, INGEST_RUNS));
+  for (const connections of ONLY.has('concurrency') ? [50, 500] : []) {
     rows.push(await load({ scenario: `GET /calls/{id}, pool of ${POOL}`, proc: service, connections, request: getCall, headers: auth }));
   }
   const endLoad = loadavg();

@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import jwt from 'koa-jwt';
 import { UNRESTRICTED, type Scope } from '../db/scope.js';
@@ -15,7 +16,11 @@ export type Principal = { sub: string; email: string | undefined; role: Role };
  * it is the spec's call (`security`), enforced by `requirePrincipal`.
  */
 export function verifyBearer(secret: string): Middleware {
-  return jwt({ secret, algorithms: ['HS256'], passthrough: true, key: 'jwtClaims' });
+  // As a KeyObject, made once: given a string, jsonwebtoken first tries it as a PEM public key
+  // (createPublicKey, which throws) and then makes the secret key, on every request. That was
+  // the most expensive step of an authenticated request (docs/benchmarks.md).
+  const key = createSecretKey(Buffer.from(secret, 'utf8'));
+  return jwt({ secret: key as unknown as string, algorithms: ['HS256'], passthrough: true, key: 'jwtClaims' });
 }
 
 const CHALLENGE = 'Bearer realm="call-coach"';
