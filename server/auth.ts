@@ -10,17 +10,57 @@ export type Role = (typeof ROLES)[number];
 /** What a verified token tells us about the caller; roles come from here and nowhere else. */
 export type Principal = { sub: string; email: string | undefined; role: Role };
 
+/** Most verified tokens remembered at once (a token is a few hundred bytes). */
+const VERIFIED_TOKENS_MAX = 10_000;
+/** A token without `exp` is re-verified at least this often. */
+const VERIFIED_TOKEN_TTL_S = 600;
+
 /**
  * Verifies a Bearer token when one is sent (koa-jwt, HS256 only, so `alg: none` and
  * other-key tokens fail) and leaves the verdict on ctx.state. Whether an operation needs
  * it is the spec's call (`security`), enforced by `requirePrincipal`.
+ *
+ * A token that verified is remembered, by its exact string, until it expires: the same token
+ * verifies the same way until then (one secret for the process's life, no revocation list), so
+ * repeating HMAC, base64 and JSON work for every request of a client buys nothing. The expiry is
+ * checked on every use exactly as jsonwebtoken checks it (`now >= exp` is expired, no clock
+ * tolerance), and an expired or unknown token goes through koa-jwt as before. Failures are never
+ * remembered.
  */
 export function verifyBearer(secret: string): Middleware {
   // As a KeyObject, made once: given a string, jsonwebtoken first tries it as a PEM public key
   // (createPublicKey, which throws) and then makes the secret key, on every request. That was
   // the most expensive step of an authenticated request (docs/benchmarks.md).
   const key = createSecretKey(Buffer.from(secret, 'utf8'));
-  return jwt({ secret: key as unknown as string, algorithms: ['HS256'], passthrough: true, key: 'jwtClaims' });
+  const verify = jwt({ secret: key as unknown as string, algorithms: ['HS256'], passthrough: true, key: 'jwtClaims' });
+  const verified = new Map<string, { claims: Record<string, unknown>; until: number }>();
+  return (ctx, next) => {
+    const token = bearerToken(ctx.get('Authorization'));
+    if (token === undefined) return verify(ctx, next);
+    const now = Math.floor(Date.now() / 1000);
+    const known = verified.get(token);
+    if (known && now < known.until) {
+      ctx.state.jwtClaims = known.claims;
+      return next();
+    }
+    if (known) verified.delete(token);
+    return verify(ctx, () => {
+      const claims = ctx.state.jwtClaims as Record<string, unknown> | undefined;
+      if (claims) {
+        if (verified.size >= VERIFIED_TOKENS_MAX) verified.delete(verified.keys().next().value!);
+        const until = typeof claims.exp === 'number' ? Math.min(claims.exp, now + VERIFIED_TOKEN_TTL_S) : now + VERIFIED_TOKEN_TTL_S;
+        verified.set(token, { claims: Object.freeze(claims), until });
+      }
+      return next();
+    });
+  };
+}
+
+/** The token of an `Authorization: Bearer <token>` header, read as koa-jwt reads it. */
+function bearerToken(header: string): string | undefined {
+  if (!header) return undefined;
+  const parts = header.trim().split(' ');
+  return parts.length === 2 && /^Bearer$/i.test(parts[0]!) ? parts[1] : undefined;
 }
 
 const CHALLENGE = 'Bearer realm="call-coach"';

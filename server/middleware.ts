@@ -13,18 +13,29 @@ export async function requestId(ctx: Context, next: Next): Promise<void> {
   await next();
 }
 
-/** One log line per request, with a child logger on ctx.state for anything logged in between. */
+/**
+ * One log line per request, with a child logger on ctx.state for anything logged in between.
+ * The child is made on first use, and the line only when `info` is on: at `warn` (production)
+ * a successful request costs no logging work at all.
+ */
 export function requestLogger(logger: Logger) {
   return async (ctx: Context, next: Next): Promise<void> => {
     const started = performance.now();
-    ctx.state.log = logger.child({ request_id: ctx.state.requestId });
+    let child: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', {
+      get: () => (child ??= logger.child({ request_id: ctx.state.requestId })),
+      configurable: true,
+      enumerable: true,
+    });
     try {
       await next();
     } finally {
-      ctx.state.log.info(
-        { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) },
-        'request',
-      );
+      if (logger.isLevelEnabled('info')) {
+        (ctx.state.log as Logger).info(
+          { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) },
+          'request',
+        );
+      }
     }
   };
 }
