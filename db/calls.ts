@@ -95,8 +95,12 @@ function likePattern(word: string): string {
   return `%${word.replace(/[\\%_]/g, '\\$&')}%`;
 }
 
-/** A page of calls, newest scheduled first, keyset-paginated on (scheduled_at, id). */
-export async function listCalls(db: Database, filters: CallFilters, scope: Scope) {
+/**
+ * A page of calls, newest scheduled first, keyset-paginated on (scheduled_at, id), as the JSON
+ * text of the list answer (`{"data": [...], "next_cursor": ...}`): each call's JSON is built by
+ * PostgreSQL and joined here as text, never parsed into objects and serialised again.
+ */
+export async function listCallsJson(db: Database, filters: CallFilters, scope: Scope): Promise<string> {
   const conditions: FragmentSqlToken[] = [visibleCall(scope, 'c')];
   if (filters.product !== undefined) conditions.push(sql.fragment`c.product = ${filters.product}`);
   if (filters.call_type !== undefined) conditions.push(sql.fragment`c.call_type = ${filters.call_type}`);
@@ -116,13 +120,16 @@ export async function listCalls(db: Database, filters: CallFilters, scope: Scope
     conditions.push(sql.fragment`(c.scheduled_at, c.id) < (${String(scheduledAt)}::timestamptz, ${String(id)}::uuid)`);
   }
   const rows = await db.connect((connection) =>
-    connection.anyFirst(sql.type(rowsOf<{ call: CallRecord }>())`
-      SELECT ${callJson} AS call FROM calls c
+    connection.any(sql.type(rowsOf<{ call: string; scheduled_at: string; id: string }>())`
+      -- scheduled_at as in the call's JSON, so cursors read exactly as before.
+      SELECT (${callJson})::text AS call, to_json(c.scheduled_at) #>> '{}' AS scheduled_at, c.id
+      FROM calls c
       WHERE ${sql.join(conditions, sql.fragment` AND `)}
       ORDER BY c.scheduled_at DESC, c.id DESC
       LIMIT ${filters.limit + 1}`),
   );
-  return page(rows, filters.limit, (last) => [last.scheduled_at, last.id]);
+  const result = page(rows, filters.limit, (last) => [last.scheduled_at, last.id]);
+  return `{"data":[${result.data.map((row) => row.call).join(',')}],"next_cursor":${JSON.stringify(result.next_cursor)}}`;
 }
 
 /** Each field present in `fields`, as its column and its value (with the right cast). */

@@ -39,7 +39,8 @@ export function callHandlers(db: Database) {
   return {
     listCalls: (async (c, ctx) => {
       const query = c.request.query as Record<string, string | undefined>;
-      const result = await calls.listCalls(
+      // The answer's JSON text, assembled from PostgreSQL's JSON (see listCallsJson).
+      const page = await calls.listCallsJson(
         db,
         {
           product: query.product,
@@ -52,7 +53,8 @@ export function callHandlers(db: Database) {
         },
         scopeOf(ctx),
       );
-      ctx.body = { data: result.data.map(asCall), next_cursor: result.next_cursor } satisfies ResponseBody<'listCalls', 200>;
+      ctx.type = 'application/json';
+      ctx.body = page;
     }) satisfies OperationHandler,
 
     createCall: (async (c, ctx) => {
