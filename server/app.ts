@@ -14,7 +14,7 @@ import { systemHandlers } from './handlers/system.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { problemErrors, requestId, requestLogger, securityHeaders } from './middleware.js';
-import { createOpenApi, dispatch, precompileRouter } from './openapi.js';
+import { createOpenApi, dispatch, initOpenApi } from './openapi.js';
 import { loadSpec } from './spec.js';
 
 /** Transcripts are big (10,000 sentences run to a few MB); every other body is small. */
@@ -38,8 +38,7 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
     ...repHandlers(db),
     ...webhookHandlers(db),
   }, gongSecurity(config.gongWebhook));
-  await api.init(); // compile every validator now, not on the first request
-  precompileRouter(api); // and the routes: the library rebuilds them on every match
+  await initOpenApi(api); // compile every request validator and route now, not on the first request
 
   const app = new Koa({ proxy: false });
   app.silent = true; // errors are answered and logged by problemErrors
