@@ -12,6 +12,8 @@ export type EmbeddedOptions = {
   /** Delete the folder on stop (a throwaway instance for a test run). */
   ephemeral: boolean;
   log: (message: string) => void;
+  /** More server settings, e.g. ['-c', 'shared_buffers=1GB'] (the benchmark's --shared-buffers). */
+  extraFlags?: string[];
 };
 
 export type EmbeddedDatabase = {
@@ -52,6 +54,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       '-c', 'listen_addresses=127.0.0.1',
       '-c', 'max_connections=200',
       ...(options.ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off'] : []),
+      ...(options.extraFlags ?? []),
     ],
     onLog: () => {},
     onError: (error) => options.log(`embedded postgres: ${String(error)}`),

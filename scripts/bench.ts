@@ -39,6 +39,7 @@ const { values: args } = parseArgs({
     reuse: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'no-explain': { type: 'boolean', default: false },
+    'shared-buffers': { type: 'string' },
     only: { type: 'string', default: 'get,post,list,search,ingest,concurrency' },
   },
 });
@@ -69,6 +70,7 @@ async function database(): Promise<Target> {
     databaseName: 'call_coach_bench',
     ephemeral: false,
     log,
+    extraFlags: args['shared-buffers'] ? ['-c', `shared_buffers=${args['shared-buffers']}`] : [],
   });
   return {
     url: instance.url,
@@ -422,11 +424,11 @@ try {
 
   const rows: Row[] = [];
   if (ONLY.has('get')) {
-  const svcGet = await load({ scenario: 'GET /calls/{id}', proc: service, connections: 32, request: getCall, headers: auth });
-  const bareGet = await load({ scenario: 'GET /calls/{id}', proc: bare, connections: 32, request: getCall });
-  svcGet.ratio = `${((100 * svcGet.rps) / bareGet.rps).toFixed(0)}% req/s`;
-  rows.push(svcGet, bareGet);
-  log(table(rows));
+    const svcGet = await load({ scenario: 'GET /calls/{id}', proc: service, connections: 32, request: getCall, headers: auth });
+    const bareGet = await load({ scenario: 'GET /calls/{id}', proc: bare, connections: 32, request: getCall });
+    svcGet.ratio = `${((100 * svcGet.rps) / bareGet.rps).toFixed(0)}% req/s`;
+    rows.push(svcGet, bareGet);
+    log(table(rows));
   }
 
   let counter = 0;
@@ -509,7 +511,9 @@ try {
 }
 
 function BENCH_DB(): string {
-  return process.env.BENCH_DATABASE_URL ? 'BENCH_DATABASE_URL' : `embedded PostgreSQL 17 (default settings, fsync on)${args.reuse ? ', reused' : ''}`;
+  if (process.env.BENCH_DATABASE_URL) return 'BENCH_DATABASE_URL';
+  const buffers = args['shared-buffers'] ? `shared_buffers=${args['shared-buffers']}` : 'default settings (shared_buffers 128MB)';
+  return `embedded PostgreSQL 17, ${buffers}, fsync on${args.reuse ? ', reused' : ''}`;
 }
 
 
