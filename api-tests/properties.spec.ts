@@ -175,12 +175,13 @@ async function build(operation: Operation, resources: Resources, request: object
 
 async function send(api: ApiClient, operation: Operation, built: Built, options: { raw?: string; contentType?: string } = {}) {
   const url = built.path + queryString(built.query);
+  // Bodies go as bytes: Playwright re-encodes a string that is not valid JSON as a JSON string
+  // when the content type is JSON, which would turn malformed JSON into a well-formed string.
   if (options.raw !== undefined) {
-    return api.fetch(operation.method, url, { data: options.raw, headers: { 'Content-Type': options.contentType ?? 'application/json' } });
+    return api.fetch(operation.method, url, { data: Buffer.from(options.raw), headers: { 'Content-Type': options.contentType ?? 'application/json' } });
   }
   if (built.body === undefined) return api.fetch(operation.method, url);
-  // Sent as exact JSON text, whatever its type (Playwright would send a bare string unencoded).
-  return api.fetch(operation.method, url, { data: JSON.stringify(built.body), headers: { 'Content-Type': 'application/json' } });
+  return api.fetch(operation.method, url, { data: Buffer.from(JSON.stringify(built.body)), headers: { 'Content-Type': 'application/json' } });
 }
 
 type Problem = { status: number; errors?: { location: string; path: string; message: string }[] };
@@ -281,6 +282,9 @@ test.describe(`every operation, property-based (seed ${SEED}, ${RUNS} runs)`, { 
             counter.count('malformed JSON');
             const response = await send(api, operation, built, { raw });
             expect(response.status(), `malformed JSON ${raw.slice(0, 200)}`).toBe(400);
+            const problem = (await response.json()) as Problem & { detail: string };
+            expect(problem.detail, `malformed JSON ${raw.slice(0, 200)}`).toMatch(/not valid JSON|must be a JSON object/);
+            expect(problem.errors?.[0], 'errors[] names the body').toMatchObject({ location: 'body', path: '/' });
           }),
           assertOptions(FAULT_RUNS),
         );

@@ -16,6 +16,7 @@
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import fc from 'fast-check';
+import { nulCharacters } from '../../server/openapi.js';
 import { schemaErrors } from './contract.js';
 
 export type Schema = {
@@ -156,11 +157,14 @@ function rawArbitrary(schema: Schema): fc.Arbitrary<unknown> {
   }
 }
 
-/** Values valid against `schema` (checked with Ajv, so the generator cannot drift from the spec). */
+/**
+ * Values valid against `schema` (checked with Ajv, so the generator cannot drift from the spec)
+ * and against the API-wide rule that no text holds U+0000 (openapi.yaml, info.description).
+ */
 export function arbitrary(schema: Schema): fc.Arbitrary<unknown> {
   const base = rawArbitrary(schema);
   const withNull = schema.nullable ? fc.option(base, { nil: null, freq: 5 }) : base;
-  return withNull.filter((value) => schemaErrors(schema, value).length === 0);
+  return withNull.filter((value) => schemaErrors(schema, value).length === 0 && nulCharacters(value).length === 0);
 }
 
 // ---------------------------------------------------------------------------------------------
