@@ -99,7 +99,7 @@ export function toProblem(error: unknown): HttpProblem {
   return new HttpProblem(500, 'An unexpected error occurred; it has been logged with the request id.');
 }
 
-/** A body the JSON parser refused (co-body in strict mode, with prototype-poisoning protection). */
+/** A body the JSON parser refused (co-body in strict mode, refusing `__proto__` keys). */
 function bodyParseProblem(error: Error): HttpProblem {
   const at = (message: string, detail: string) =>
     new HttpProblem(400, detail, { errors: [{ location: 'body', path: '/', message }] });
@@ -107,7 +107,7 @@ function bodyParseProblem(error: Error): HttpProblem {
     return at('must be a JSON object', 'The body must be a JSON object.');
   }
   if (/prototype property/.test(error.message)) {
-    return at('must not contain "__proto__" or "constructor.prototype" keys', 'The body uses a reserved key ("__proto__" or "constructor.prototype"); rename it.');
+    return at('must not contain "__proto__" keys', 'The body uses the reserved key "__proto__"; rename it.');
   }
   // JSON.parse says where it stopped, e.g. "Expected ',' or '}' after property value in JSON at position 12".
   return at(`is not valid JSON: ${error.message.slice(0, 200)}`, 'The body is not valid JSON; send one JSON object.');
