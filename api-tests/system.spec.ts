@@ -36,6 +36,25 @@ test.describe('system operations', { tag: '@integration' }, () => {
     }
   });
 
+  test('metrics expose the pool and per-operation request counts and latencies, in Prometheus text', async ({ api }) => {
+    const health = await api.get('/health', { headers: { 'X-Request-Id': 'metrics-probe' } });
+    expect(health.status()).toBe(200);
+    const response = await api.get('/metrics');
+    expect(response.headers()['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    for (const state of ['total', 'idle', 'active']) {
+      expect(text).toMatch(new RegExp(`^call_coach_db_pool_connections\\{state="${state}"\\} \\d+$`, 'm'));
+    }
+    expect(text).toMatch(/^call_coach_db_pool_waiting_requests \d+$/m);
+    expect(text).toMatch(/^call_coach_db_pool_max_connections 10$/m);
+    const count = /^call_coach_http_requests_total\{operation_id="getHealth",method="GET",status="200"\} (\d+)$/m.exec(text);
+    expect(Number(count?.[1])).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/^call_coach_http_request_duration_seconds_bucket\{le="\+Inf",operation_id="getHealth",method="GET",status="200"\} \d+$/m);
+    // Unmatched routes share one label value instead of one series per path.
+    await api.get(`/no-such-path-${Date.now()}`);
+    expect(await (await api.get('/metrics')).text()).toMatch(/operation_id="none",method="GET",status="404"/);
+  });
+
   test('a caller-supplied X-Request-Id is echoed; a strange one is replaced', async ({ api }) => {
     const echoed = await api.get('/health', { headers: { 'X-Request-Id': 'trace-abc.123' } });
     expect(echoed.headers()['x-request-id']).toBe('trace-abc.123');

@@ -1,21 +1,55 @@
-import { sql, type CommonQueryMethods } from 'slonik';
+import {
+  sql,
+  type CommonQueryMethods,
+  type DatabaseTransactionConnection,
+  type FragmentSqlToken,
+  type ListSqlToken,
+} from 'slonik';
 import type * as s from 'zapatos/schema';
+import { decodeCursor, page } from './cursor.js';
 import type { Database } from './pool.js';
+import { visibleCall, type Scope } from './scope.js';
 import { rowsOf } from './typed.js';
 
-/** A new speaker as callers describe it (the contract has already checked the values). */
-export type SpeakerInput = { name: string; email?: string | null; role: string; company_side: boolean };
+/** A speaker as callers describe it (the contract has already checked the values). */
+export type SpeakerInput = {
+  name: string;
+  email?: string | null;
+  /** Absent when upserting from a source that does not know it (Gong): keep the stored role. */
+  role?: string;
+  company_side: boolean;
+  gong_speaker_id?: string | null;
+};
 
-/** A new call, optionally with its speakers. `scheduled_at` is RFC 3339. */
-export type CallInput = {
-  gong_call_id: string;
-  title: string;
-  scheduled_at: string;
+/** The fields of a call a caller may set. `scheduled_at` and `processed_at` are RFC 3339. */
+export type CallFields = {
+  title?: string;
+  scheduled_at?: string;
   duration_seconds?: number | null;
   call_type?: string;
   product?: string | null;
   metadata?: Record<string, unknown>;
+  processed_at?: string | null;
+};
+
+/** A new call, optionally with its speakers. */
+export type CallInput = CallFields & {
+  gong_call_id: string;
+  title: string;
+  scheduled_at: string;
   speakers?: readonly SpeakerInput[];
+};
+
+export type CallFilters = {
+  product?: string;
+  call_type?: string;
+  rep_email?: string;
+  scheduled_from?: string;
+  scheduled_to?: string;
+  /** Words that must all appear in the title. */
+  q?: string;
+  limit: number;
+  cursor?: string;
 };
 
 export type SpeakerRecord = s.speakers.JSONSelectable;
@@ -25,7 +59,7 @@ export type CallRecord = s.calls.JSONSelectable & { speakers: SpeakerRecord[] };
 // (see pool.ts), so timestamps come out as RFC 3339 with a +00:00 offset.
 const speakerJson = sql.fragment`json_build_object(
   'id', sp.id, 'call_id', sp.call_id, 'name', sp.name, 'email', sp.email, 'role', sp.role,
-  'company_side', sp.company_side, 'talk_time_seconds', sp.talk_time_seconds,
+  'company_side', sp.company_side, 'gong_speaker_id', sp.gong_speaker_id, 'talk_time_seconds', sp.talk_time_seconds,
   'talk_time_percentage', sp.talk_time_percentage, 'created_at', sp.created_at)`;
 
 const callJson = sql.fragment`json_build_object(
@@ -37,14 +71,95 @@ const callJson = sql.fragment`json_build_object(
     (SELECT json_agg(${speakerJson} ORDER BY sp.added_order) FROM speakers sp WHERE sp.call_id = c.id),
     '[]'::json))`;
 
-function selectCall(connection: CommonQueryMethods, callId: string): Promise<CallRecord | null> {
+function selectCall(connection: CommonQueryMethods, callId: string, scope?: Scope): Promise<CallRecord | null> {
   return connection.maybeOneFirst(sql.type(rowsOf<{ call: CallRecord }>())`
-    SELECT ${callJson} AS call FROM calls c WHERE c.id = ${callId}`);
+    SELECT ${callJson} AS call FROM calls c
+    WHERE c.id = ${callId} AND ${scope ? visibleCall(scope, 'c') : sql.fragment`TRUE`}`);
 }
 
-/** The call with its speakers, or null when there is no such call. */
-export function getCall(db: Database, callId: string): Promise<CallRecord | null> {
-  return db.connect((connection) => selectCall(connection, callId));
+/** The call with its speakers, or null when there is no such call the scope may see. */
+export function getCall(db: Database, callId: string, scope: Scope): Promise<CallRecord | null> {
+  return db.connect((connection) => selectCall(connection, callId, scope));
+}
+
+/** `%` and `_` in user text match themselves, not any character. */
+function likePattern(word: string): string {
+  return `%${word.replace(/[\\%_]/g, '\\$&')}%`;
+}
+
+/** A page of calls, newest scheduled first, keyset-paginated on (scheduled_at, id). */
+export async function listCalls(db: Database, filters: CallFilters, scope: Scope) {
+  const conditions: FragmentSqlToken[] = [visibleCall(scope, 'c')];
+  if (filters.product !== undefined) conditions.push(sql.fragment`c.product = ${filters.product}`);
+  if (filters.call_type !== undefined) conditions.push(sql.fragment`c.call_type = ${filters.call_type}`);
+  if (filters.rep_email !== undefined) {
+    conditions.push(sql.fragment`EXISTS (
+      SELECT 1 FROM speakers who WHERE who.call_id = c.id AND lower(who.email) = lower(${filters.rep_email}))`);
+  }
+  if (filters.scheduled_from !== undefined) {
+    conditions.push(sql.fragment`c.scheduled_at >= ${filters.scheduled_from}::timestamptz`);
+  }
+  if (filters.scheduled_to !== undefined) conditions.push(sql.fragment`c.scheduled_at < ${filters.scheduled_to}::timestamptz`);
+  for (const word of (filters.q ?? '').split(/\s+/).filter(Boolean).slice(0, 10)) {
+    conditions.push(sql.fragment`c.title ILIKE ${likePattern(word)}`);
+  }
+  if (filters.cursor !== undefined) {
+    const [scheduledAt, id] = decodeCursor(filters.cursor, 2);
+    conditions.push(sql.fragment`(c.scheduled_at, c.id) < (${String(scheduledAt)}::timestamptz, ${String(id)}::uuid)`);
+  }
+  const rows = await db.connect((connection) =>
+    connection.anyFirst(sql.type(rowsOf<{ call: CallRecord }>())`
+      SELECT ${callJson} AS call FROM calls c
+      WHERE ${sql.join(conditions, sql.fragment` AND `)}
+      ORDER BY c.scheduled_at DESC, c.id DESC
+      LIMIT ${filters.limit + 1}`),
+  );
+  return page(rows, filters.limit, (last) => [last.scheduled_at, last.id]);
+}
+
+/** Each field present in `fields`, as its column and its value (with the right cast). */
+function fieldValues(fields: CallFields): [column: string, value: FragmentSqlToken][] {
+  const values: [string, FragmentSqlToken][] = [];
+  if (fields.title !== undefined) values.push(['title', sql.fragment`${fields.title}::text`]);
+  if (fields.scheduled_at !== undefined) values.push(['scheduled_at', sql.fragment`${fields.scheduled_at}::timestamptz`]);
+  if (fields.duration_seconds !== undefined) values.push(['duration_seconds', sql.fragment`${fields.duration_seconds}::int`]);
+  if (fields.call_type !== undefined) values.push(['call_type', sql.fragment`${fields.call_type}::text`]);
+  if (fields.product !== undefined) values.push(['product', sql.fragment`${fields.product}::text`]);
+  if (fields.metadata !== undefined) {
+    values.push(['metadata', sql.fragment`${sql.jsonb(fields.metadata as Parameters<typeof sql.jsonb>[0])}`]);
+  }
+  if (fields.processed_at !== undefined) values.push(['processed_at', sql.fragment`${fields.processed_at}::timestamptz`]);
+  return values;
+}
+
+/** `column = value, …` for the fields present. */
+function assignments(fields: CallFields): ListSqlToken {
+  return sql.join(
+    fieldValues(fields).map(([column, value]) => sql.fragment`${sql.identifier([column])} = ${value}`),
+    sql.fragment`, `,
+  );
+}
+
+/** True when any field present differs from the stored row `calls`. */
+function differs(fields: CallFields): ListSqlToken {
+  return sql.join(
+    fieldValues(fields).map(([column, value]) => sql.fragment`${sql.identifier(['calls', column])} IS DISTINCT FROM ${value}`),
+    sql.fragment` OR `,
+  );
+}
+
+async function insertSpeakers(transaction: DatabaseTransactionConnection, callId: string, speakers: readonly SpeakerInput[]) {
+  if (speakers.length === 0) return;
+  // One statement for all speakers, however many, in the order given.
+  await transaction.query(sql.unsafe`
+    INSERT INTO speakers (call_id, name, email, role, company_side, gong_speaker_id)
+    SELECT ${callId}, name, email, COALESCE(role, 'other'), company_side, gong_speaker_id
+    FROM ${sql.unnest(
+      speakers.map((speaker) => [
+        speaker.name, speaker.email ?? null, speaker.role ?? null, speaker.company_side, speaker.gong_speaker_id ?? null,
+      ]),
+      ['text', 'text', 'text', 'bool', 'text'],
+    )} AS input(name, email, role, company_side, gong_speaker_id)`);
 }
 
 /**
@@ -60,21 +175,104 @@ export function createCall(db: Database, input: CallInput): Promise<CallRecord> 
         ${input.duration_seconds ?? null}, ${input.call_type ?? 'other'}, ${input.product ?? null},
         ${sql.jsonb((input.metadata ?? {}) as Parameters<typeof sql.jsonb>[0])})
       RETURNING id`);
-    const speakers = input.speakers ?? [];
-    if (speakers.length > 0) {
-      // One statement for all speakers, however many.
-      await transaction.query(sql.unsafe`
-        INSERT INTO speakers (call_id, name, email, role, company_side)
-        SELECT ${callId}, name, email, role, company_side
-        FROM ${sql.unnest(
-          speakers.map((speaker) => [speaker.name, speaker.email ?? null, speaker.role, speaker.company_side ?? false]),
-          ['text', 'text', 'text', 'bool'],
-        )} AS input(name, email, role, company_side)`);
-    }
-    const call = await selectCall(transaction, callId);
-    if (!call) throw new Error(`call ${callId} vanished inside its own transaction`);
-    return call;
+    await insertSpeakers(transaction, callId, input.speakers ?? []);
+    return (await selectCall(transaction, callId))!;
   });
+}
+
+/** Changes the fields given; null when there is no such call. */
+export function updateCall(db: Database, callId: string, fields: CallFields): Promise<CallRecord | null> {
+  return db.transaction(async (transaction) => {
+    const updated = await transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`
+      UPDATE calls SET ${assignments(fields)} WHERE id = ${callId} RETURNING id`);
+    return updated ? selectCall(transaction, callId) : null;
+  });
+}
+
+/** Deletes the call with its speakers, transcript and analyses (cascade); false when absent. */
+export async function deleteCall(db: Database, callId: string): Promise<boolean> {
+  const deleted = await db.transaction((transaction) =>
+    transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`DELETE FROM calls WHERE id = ${callId} RETURNING id`),
+  );
+  return deleted !== null;
+}
+
+/**
+ * Creates the call with Gong's id, or brings the stored one to the fields given (fields not
+ * given keep their stored values). Speakers are matched by email, else Gong speaker id, else
+ * (neither known) by name; matched ones are updated, new ones added, none removed. Nothing
+ * is written when nothing differs, so `updated_at` stays as it was.
+ */
+export async function upsertCallIn(
+  transaction: DatabaseTransactionConnection,
+  gongCallId: string,
+  input: CallFields & { title: string; scheduled_at: string; speakers?: readonly SpeakerInput[] },
+): Promise<{ call: CallRecord; created: boolean }> {
+  const inserted = await transaction.maybeOne(sql.type(rowsOf<{ id: string; created: boolean }>())`
+    INSERT INTO calls (gong_call_id, title, scheduled_at, duration_seconds, call_type, product, metadata)
+    VALUES (
+      ${gongCallId}, ${input.title}, ${input.scheduled_at}::timestamptz, ${input.duration_seconds ?? null},
+      ${input.call_type ?? 'other'}, ${input.product ?? null},
+      ${sql.jsonb((input.metadata ?? {}) as Parameters<typeof sql.jsonb>[0])})
+    ON CONFLICT (gong_call_id) DO NOTHING
+    RETURNING id, TRUE AS created`);
+  let callId: string;
+  if (inserted) {
+    callId = inserted.id;
+  } else {
+    // The row lock makes concurrent deliveries of one call apply one after the other.
+    callId = await transaction.oneFirst(sql.type(rowsOf<{ id: string }>())`
+      SELECT id FROM calls WHERE gong_call_id = ${gongCallId} FOR UPDATE`);
+    await transaction.query(sql.unsafe`
+      UPDATE calls SET ${assignments(input)} WHERE id = ${callId} AND (${differs(input)})`);
+  }
+  const speakers = input.speakers ?? [];
+  if (!inserted && speakers.length > 0) await upsertSpeakers(transaction, callId, speakers);
+  if (inserted) await insertSpeakers(transaction, callId, speakers);
+  return { call: (await selectCall(transaction, callId))!, created: Boolean(inserted) };
+}
+
+async function upsertSpeakers(transaction: DatabaseTransactionConnection, callId: string, speakers: readonly SpeakerInput[]) {
+  const input = sql.unnest(
+    speakers.map((speaker, order) => [
+      speaker.name, speaker.email ?? null, speaker.role ?? null, speaker.company_side, speaker.gong_speaker_id ?? null, order,
+    ]),
+    ['text', 'text', 'text', 'bool', 'text', 'int4'],
+  );
+  // One statement: match each given speaker to a stored one, update what differs, add the rest.
+  await transaction.query(sql.unsafe`
+    WITH given AS (
+      SELECT * FROM ${input} AS g(name, email, role, company_side, gong_speaker_id, ord)
+    ), matched AS (
+      SELECT g.*, (
+        SELECT s.id FROM speakers s
+        WHERE s.call_id = ${callId}
+          AND ((g.email IS NOT NULL AND lower(s.email) = lower(g.email))
+            OR (g.gong_speaker_id IS NOT NULL AND s.gong_speaker_id = g.gong_speaker_id)
+            OR (g.email IS NULL AND g.gong_speaker_id IS NULL AND s.email IS NULL
+                AND s.gong_speaker_id IS NULL AND s.name = g.name))
+        ORDER BY (g.email IS NOT NULL AND lower(s.email) = lower(g.email)) DESC
+        LIMIT 1) AS speaker_id
+      FROM given g
+    ), updated AS (
+      UPDATE speakers s
+      SET name = m.name, email = COALESCE(m.email, s.email), role = COALESCE(m.role, s.role),
+          company_side = m.company_side, gong_speaker_id = COALESCE(m.gong_speaker_id, s.gong_speaker_id)
+      FROM matched m
+      WHERE s.id = m.speaker_id
+        AND (s.name, s.email, s.role, s.company_side, s.gong_speaker_id) IS DISTINCT FROM
+            (m.name, COALESCE(m.email, s.email), COALESCE(m.role, s.role), m.company_side,
+             COALESCE(m.gong_speaker_id, s.gong_speaker_id))
+      RETURNING s.id
+    )
+    INSERT INTO speakers (call_id, name, email, role, company_side, gong_speaker_id)
+    SELECT ${callId}, name, email, COALESCE(role, 'other'), company_side, gong_speaker_id
+    FROM matched WHERE speaker_id IS NULL ORDER BY ord`);
+}
+
+/** `upsertCallIn` in a transaction of its own. */
+export function upsertCall(db: Database, gongCallId: string, input: Parameters<typeof upsertCallIn>[2]) {
+  return db.transaction((transaction) => upsertCallIn(transaction, gongCallId, input));
 }
 
 /** Adds a speaker to a call; null when there is no such call. */
@@ -82,17 +280,19 @@ export function addSpeaker(db: Database, callId: string, input: SpeakerInput): P
   return db.transaction((transaction) =>
     transaction.maybeOneFirst(sql.type(rowsOf<{ speaker: SpeakerRecord }>())`
       WITH sp AS (
-        INSERT INTO speakers (call_id, name, email, role, company_side)
-        SELECT c.id, ${input.name}, ${input.email ?? null}, ${input.role}, ${input.company_side ?? false}
+        INSERT INTO speakers (call_id, name, email, role, company_side, gong_speaker_id)
+        SELECT c.id, ${input.name}, ${input.email ?? null}, ${input.role ?? 'other'}, ${input.company_side},
+               ${input.gong_speaker_id ?? null}
         FROM calls c WHERE c.id = ${callId}
         RETURNING *)
       SELECT ${speakerJson} AS speaker FROM sp`),
   );
 }
 
-export function getSpeaker(db: Database, callId: string, speakerId: string): Promise<SpeakerRecord | null> {
+export function getSpeaker(db: Database, callId: string, speakerId: string, scope: Scope): Promise<SpeakerRecord | null> {
   return db.connect((connection) =>
     connection.maybeOneFirst(sql.type(rowsOf<{ speaker: SpeakerRecord }>())`
-      SELECT ${speakerJson} AS speaker FROM speakers sp WHERE sp.id = ${speakerId} AND sp.call_id = ${callId}`),
+      SELECT ${speakerJson} AS speaker FROM speakers sp JOIN calls c ON c.id = sp.call_id
+      WHERE sp.id = ${speakerId} AND sp.call_id = ${callId} AND ${visibleCall(scope, 'c')}`),
   );
 }

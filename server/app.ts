@@ -4,29 +4,51 @@ import type { Database } from '../db/pool.js';
 import { verifyBearer } from './auth.js';
 import type { Config } from './config.js';
 import { serveDocsAssets } from './docs.js';
+import { analysisHandlers } from './handlers/analyses.js';
 import { callHandlers } from './handlers/calls.js';
+import { repHandlers } from './handlers/reps.js';
+import { transcriptHandlers } from './handlers/transcripts.js';
+import { webhookHandlers } from './handlers/webhooks.js';
 import { systemHandlers } from './handlers/system.js';
 import type { Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
 import { problemErrors, requestId, requestLogger, securityHeaders } from './middleware.js';
 import { createOpenApi, dispatch } from './openapi.js';
 import { loadSpec } from './spec.js';
+
+/** Transcripts are big (10,000 sentences run to a few MB); every other body is small. */
+function jsonBodies(config: Config): Koa.Middleware {
+  const options = { enableTypes: ['json'] as ['json'], jsonStrict: true, encoding: 'utf-8' };
+  const small = bodyParser({ ...options, jsonLimit: config.bodyLimitBytes });
+  const large = bodyParser({ ...options, jsonLimit: config.transcriptBodyLimitBytes });
+  return (ctx, next) => (ctx.method === 'PUT' && ctx.path.endsWith('/transcript') ? large : small)(ctx, next);
+}
 
 /** The whole HTTP service, as one middleware chain read top to bottom. */
 export async function createApp(deps: { config: Config; db: Database; logger: Logger }): Promise<Koa> {
   const { config, db, logger } = deps;
   const spec = loadSpec();
-  const api = createOpenApi(spec.document, { ...systemHandlers(db, spec), ...callHandlers(db) });
+  const metrics = createMetrics(db);
+  const api = createOpenApi(spec.document, {
+    ...systemHandlers(db, spec, metrics.registry),
+    ...callHandlers(db),
+    ...transcriptHandlers(db),
+    ...analysisHandlers(db),
+    ...repHandlers(db),
+    ...webhookHandlers(db),
+  });
   await api.init(); // compile every validator now, not on the first request
 
   const app = new Koa({ proxy: false });
   app.silent = true; // errors are answered and logged by problemErrors
   app.use(requestId);
   app.use(requestLogger(logger));
+  app.use(metrics.middleware(api));
   app.use(securityHeaders);
   app.use(problemErrors);
   app.use(serveDocsAssets);
   app.use(verifyBearer(config.jwtSecret));
-  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: config.bodyLimitBytes, jsonStrict: true, encoding: 'utf-8' }));
+  app.use(jsonBodies(config));
   app.use(dispatch(api));
   return app;
 }

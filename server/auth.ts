@@ -1,5 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import jwt from 'koa-jwt';
+import { UNRESTRICTED, type Scope } from '../db/scope.js';
 import { HttpProblem } from './problem.js';
 
 export const ROLES = ['rep', 'manager', 'admin', 'service'] as const;
@@ -41,5 +42,27 @@ export function requirePrincipal(ctx: Context): Principal {
   if (typeof sub !== 'string' || !ROLES.includes(role as Role)) {
     throw unauthorized(`The token must carry a "sub" and a "role" (one of ${ROLES.join(', ')}).`, 'invalid_token');
   }
+  if (role === 'rep' && typeof email !== 'string') {
+    throw unauthorized('A rep token must carry the rep\'s "email".', 'invalid_token');
+  }
   return { sub, email: typeof email === 'string' ? email : undefined, role: role as Role };
+}
+
+/** Roles that may change data (ingestion and administration). */
+export const WRITERS: readonly Role[] = ['admin', 'service'];
+export const ADMINS: readonly Role[] = ['admin'];
+
+/** The caller, when their role is one of `allowed`; otherwise a 403 that names who may. */
+export function requireRole(ctx: Context, allowed: readonly Role[]): Principal {
+  const principal = ctx.state.principal as Principal;
+  if (!allowed.includes(principal.role)) {
+    throw new HttpProblem(403, `The ${principal.role} role cannot do this; it needs one of: ${allowed.join(', ')}.`);
+  }
+  return principal;
+}
+
+/** What the caller may read: a `rep` only calls they spoke on, everyone else everything. */
+export function scopeOf(ctx: Context): Scope {
+  const principal = ctx.state.principal as Principal;
+  return principal.role === 'rep' ? { repEmail: principal.email! } : UNRESTRICTED;
 }

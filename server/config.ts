@@ -11,6 +11,8 @@ export type Config = {
   migrateOnStart: boolean;
   jwtSecret: string;
   bodyLimitBytes: number;
+  /** PUT /calls/{id}/transcript only. */
+  transcriptBodyLimitBytes: number;
   logLevel: string;
   /** How long SIGTERM waits for in-flight requests before closing anyway. */
   shutdownTimeoutMs: number;
@@ -68,6 +70,7 @@ export function loadConfig(env: Env = process.env): Config {
     migrateOnStart: flag(env, 'MIGRATE_ON_START', true),
     jwtSecret,
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
+    transcriptBodyLimitBytes: integer(env, 'TRANSCRIPT_BODY_LIMIT_BYTES', 20 * 1024 * 1024, 1024, 500 * 1024 * 1024),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
   };

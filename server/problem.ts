@@ -10,6 +10,7 @@ import {
   StatementTimeoutError,
   UniqueIntegrityConstraintViolationError,
 } from '../db/errors.js';
+import { InvalidCursorError } from '../db/cursor.js';
 
 /** One entry per fault in a validation failure. */
 export type FieldError = { location: 'body' | 'path' | 'query' | 'header'; path: string; message: string };
@@ -55,11 +56,15 @@ export class HttpProblem extends Error {
 const CONSTRAINT_DETAILS: Record<string, string> = {
   calls_gong_call_id_key: 'A call with this gong_call_id already exists; fetch it instead of creating it again.',
   speakers_call_id_email_key: 'Two speakers of one call cannot share an email address.',
+  speakers_call_id_gong_speaker_id_key: 'Two speakers of one call cannot share a gong_speaker_id.',
 };
 
 /** Maps anything thrown while handling a request to the problem the client gets. */
 export function toProblem(error: unknown): HttpProblem {
   if (error instanceof HttpProblem) return error;
+  if (error instanceof InvalidCursorError) {
+    return new HttpProblem(400, error.message, { errors: [{ location: 'query', path: '/cursor', message: error.message }] });
+  }
   if (error instanceof UniqueIntegrityConstraintViolationError) {
     const detail = (error.constraint && CONSTRAINT_DETAILS[error.constraint]) || 'The write conflicts with stored data.';
     return new HttpProblem(409, detail);

@@ -42,6 +42,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics
+         * @description Prometheus text exposition (version 0.0.4): the database pool's state
+         *     (`call_coach_db_pool_connections{state="total|idle|active"}`, `call_coach_db_pool_waiting_requests`,
+         *     `call_coach_db_pool_max_connections`), request counts (`call_coach_http_requests_total`) and
+         *     latency histograms (`call_coach_http_request_duration_seconds`) by `operation_id`, `method`
+         *     and `status`, plus the Node.js process defaults. Public like `/health` and `/ready`, so a
+         *     scraper needs no token: it carries counts and timings only, never call data. Restrict it at
+         *     the network edge if the counts themselves are sensitive.
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -103,7 +129,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List calls, newest first, with filters
+         * @description Cursor-paginated, newest `scheduled_at` first. Filters combine with AND. A `rep` sees only
+         *     calls they spoke on.
+         */
+        get: operations["listCalls"];
         put?: never;
         /**
          * Create a call, optionally with its speakers
@@ -134,10 +165,19 @@ export interface paths {
         get: operations["getCall"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete a call and everything recorded about it
+         * @description Deletes its speakers, transcript and analyses too. Needs the `admin` role.
+         */
+        delete: operations["deleteCall"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change some fields of a call
+         * @description Send only the fields to change (`null` clears a nullable field). `gong_call_id` cannot
+         *     change. Needs the `admin` or `service` role.
+         */
+        patch: operations["updateCall"];
         trace?: never;
     };
     "/calls/{call_id}/speakers": {
@@ -188,6 +228,280 @@ export interface paths {
         get: operations["getSpeaker"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/calls/by-gong-id/{gong_call_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Gong's call id.
+                 * @example 7782342274025937895
+                 */
+                gong_call_id: components["schemas"]["GongCallId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Create or update a call by its Gong id (idempotent sync)
+         * @description For sync clients. Creates the call when Gong's id is new (`201`), otherwise updates it to
+         *     the values sent (`200`). Speakers are matched by email (or by `gong_speaker_id`): new ones
+         *     are added, known ones updated; speakers not sent are kept. Sending the same call again
+         *     changes nothing, not even `updated_at`. Needs the `admin` or `service` role.
+         */
+        put: operations["upsertCallByGongId"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/calls/{call_id}/transcript": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The call's id (ours, not Gong's).
+                 * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
+                 */
+                call_id: components["parameters"]["CallId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a call's transcript
+         * @description Every segment in order, with its speaker. An empty list when none was stored yet.
+         */
+        get: operations["getTranscript"];
+        /**
+         * Replace a call's transcript with Gong's
+         * @description Takes Gong's v2 transcript of one call (the `transcript` array of `/v2/calls/transcript`):
+         *     one entry per monologue, each with sentences timed in milliseconds from call start.
+         *     Stores one segment per sentence, in order, and replaces any earlier transcript in one
+         *     transaction: all or nothing. Speakers are resolved through the call's speakers'
+         *     `gong_speaker_id`; unknown speaker ids are stored without a speaker and listed in the
+         *     answer. Afterwards each speaker's talk time is recomputed. Bodies up to 20 MB.
+         *     Needs the `admin` or `service` role.
+         */
+        put: operations["putTranscript"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/calls/{call_id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The call's id (ours, not Gong's).
+                 * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
+                 */
+                call_id: components["parameters"]["CallId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Conversation metrics of a call
+         * @description Computed by PostgreSQL from the transcript's sentence timings and each speaker's company
+         *     side, as Gong defines them: talk ratio (company side's share of speaking time, %),
+         *     longest monologue (longest uninterrupted company-side stretch, s), longest customer story
+         *     (the same for the customer side, s), interactivity (speaker changes per minute, scaled so
+         *     that 6 or more per minute is 10), patience (average pause before a company-side speaker
+         *     answers a customer, s), question rate (company-side sentences ending in `?` per hour).
+         *     Without a transcript, `has_transcript` is false and the metrics are null.
+         */
+        get: operations["getCallMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/transcripts/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Full-text search across transcripts
+         * @description Web-search syntax (`"exact phrase"`, `or`, `-exclude`), English stemming. Results are
+         *     ranked (best first) with the matching words highlighted in `snippet` as `<mark>…</mark>`.
+         *     A `rep` sees only calls they spoke on.
+         */
+        get: operations["searchTranscripts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/calls/{call_id}/analyses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The call's id (ours, not Gong's).
+                 * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
+                 */
+                call_id: components["parameters"]["CallId"];
+            };
+            cookie?: never;
+        };
+        /** Analyses of a call, newest first */
+        get: operations["listCallAnalyses"];
+        put?: never;
+        /**
+         * Store a coaching analysis of one rep on a call
+         * @description The rep (`rep_email`) must be a speaker of the call. `overall_score` defaults to the
+         *     rounded mean of `scores`. Marks the call processed. Needs the `admin` or `service` role.
+         */
+        post: operations["createAnalysis"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/analyses/{analysis_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The analysis' id.
+                 * @example 7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d
+                 */
+                analysis_id: string;
+            };
+            cookie?: never;
+        };
+        /** Get one analysis */
+        get: operations["getAnalysis"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/reps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List reps (our own staff), by email
+         * @description People on our side of calls, matched across calls by email; created when a company-side
+         *     speaker with an email is stored. A `rep` sees only themselves.
+         */
+        get: operations["listReps"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/reps/{rep_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The rep's id.
+                 * @example 3c2b1a09-8f7e-4d6c-9b5a-493827161504
+                 */
+                rep_id: components["parameters"]["RepId"];
+            };
+            cookie?: never;
+        };
+        /** Get one rep */
+        get: operations["getRep"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a rep's name, role or manager
+         * @description Send only the fields to change. Needs the `admin` role.
+         */
+        patch: operations["updateRep"];
+        trace?: never;
+    };
+    "/reps/{rep_id}/insights": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The rep's id.
+                 * @example 3c2b1a09-8f7e-4d6c-9b5a-493827161504
+                 */
+                rep_id: components["parameters"]["RepId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A rep's coaching insights over a period
+         * @description Over `period` ending now (default `month`), or an explicit `from`/`to`: analyses and calls
+         *     analysed, per-dimension averages and trend (the later half of the period's analyses
+         *     against the earlier half: more than ±5 points is improving or declining, else stable),
+         *     a weekly series, skill gaps against the average of reps with the same role (gap > 15
+         *     high, > 5 medium), recent wins (overall ≥ 85), and the rep's average conversation metrics.
+         */
+        get: operations["getRepInsights"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/gong": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Receive a call from a Gong automation-rule webhook
+         * @description Authenticated as Gong does it: either a signed JWT in the `Authorization` header
+         *     (RS256, verified with the configured Gong public key; its `body_sha256` must match the
+         *     body and its `webhook_url`, when present, this endpoint), or the secret key in the URL
+         *     (`?key=`). Each delivery is stored in `webhook_events`; the call is upserted by its Gong
+         *     id in the same transaction. A delivery is identified by `X-Gong-Delivery-Id` when sent,
+         *     else by the SHA-256 of its body: a repeated delivery answers `200` with the first
+         *     outcome and has no second effect.
+         */
+        post: operations["receiveGongWebhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -281,6 +595,8 @@ export interface components {
             role: components["schemas"]["SpeakerRole"];
             /** @description True for our own staff (Gong affiliation Internal). */
             company_side: boolean;
+            /** @description Gong's speakerId: joins the speaker to transcript sentences. */
+            gong_speaker_id?: string | null;
         };
         Speaker: {
             /** Format: uuid */
@@ -291,11 +607,311 @@ export interface components {
             email: string | null;
             role: components["schemas"]["SpeakerRole"];
             company_side: boolean;
+            gong_speaker_id: string | null;
             /** @description Filled in once a transcript is ingested. */
             talk_time_seconds: number | null;
             talk_time_percentage: number | null;
             /** Format: date-time */
             created_at: string;
+        };
+        /** @description The fields to change; at least one. */
+        CallUpdate: {
+            title?: string;
+            /** Format: date-time */
+            scheduled_at?: string;
+            duration_seconds?: number | null;
+            call_type?: components["schemas"]["CallType"];
+            product?: string | null;
+            metadata?: Record<string, never>;
+            /** Format: date-time */
+            processed_at?: string | null;
+        };
+        CallUpsert: {
+            title: string;
+            /** Format: date-time */
+            scheduled_at: string;
+            duration_seconds?: number | null;
+            call_type?: components["schemas"]["CallType"];
+            product?: string | null;
+            metadata?: Record<string, never>;
+            speakers?: components["schemas"]["SpeakerCreate"][];
+        };
+        CallList: {
+            data: components["schemas"]["Call"][];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
+        /** @description Pass as `cursor` for the next page; null on the last page. */
+        NextCursor: string | null;
+        /** @description Gong's `transcript` array for one call; one entry per monologue. */
+        GongTranscript: {
+            speakerId: string;
+            topic?: string | null;
+            sentences: {
+                /** @description Milliseconds from call start. */
+                start: number;
+                end: number;
+                text: string;
+            }[];
+        }[];
+        TranscriptIngest: {
+            /** Format: uuid */
+            call_id: string;
+            segment_count: number;
+            /** @description From the first sentence's start to the last one's end. */
+            duration_ms: number;
+            /** @description Gong speaker ids no speaker of the call carries; their sentences have no speaker. */
+            unmatched_speaker_ids: string[];
+            speakers: components["schemas"]["SpeakerTalkTime"][];
+        };
+        SpeakerTalkTime: {
+            /** Format: uuid */
+            speaker_id: string;
+            name: string;
+            talk_time_seconds: number | null;
+            talk_time_percentage: number | null;
+        };
+        TranscriptSegment: {
+            /** Format: uuid */
+            id: string;
+            sequence_number: number;
+            /** Format: uuid */
+            speaker_id: string | null;
+            speaker_name: string | null;
+            gong_speaker_id: string | null;
+            start_time_ms: number;
+            end_time_ms: number | null;
+            text: string;
+            topics: string[];
+            /** @enum {string|null} */
+            sentiment: "positive" | "neutral" | "negative" | null;
+        };
+        Transcript: {
+            /** Format: uuid */
+            call_id: string;
+            segment_count: number;
+            segments: components["schemas"]["TranscriptSegment"][];
+        };
+        SearchResults: {
+            data: {
+                /** Format: uuid */
+                segment_id: string;
+                /** Format: uuid */
+                call_id: string;
+                call_title: string;
+                /** Format: date-time */
+                scheduled_at: string;
+                sequence_number: number;
+                /** Format: uuid */
+                speaker_id: string | null;
+                speaker_name: string | null;
+                start_time_ms: number;
+                text: string;
+                /** @description The text around the match, matches wrapped in <mark>…</mark>. */
+                snippet: string;
+                rank: number;
+            }[];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
+        ConversationMetrics: {
+            /** Format: uuid */
+            call_id: string;
+            has_transcript: boolean;
+            total_talk_seconds: number | null;
+            /** @description Company side's share of speaking time, percent. */
+            talk_ratio: number | null;
+            longest_monologue_seconds: number | null;
+            longest_customer_story_seconds: number | null;
+            interactivity: number | null;
+            patience_seconds: number | null;
+            question_rate_per_hour: number | null;
+            speakers: {
+                /** Format: uuid */
+                speaker_id: string;
+                name: string;
+                company_side: boolean;
+                talk_time_seconds: number;
+                talk_time_percentage: number | null;
+            }[];
+        };
+        TimedExample: {
+            start_ms: number;
+            end_ms: number;
+            summary: string;
+        };
+        Score: number;
+        AnalysisCreate: {
+            /**
+             * Format: email
+             * @description The rep analysed; a speaker of the call.
+             */
+            rep_email: string;
+            /** @description Per-dimension scores 0–100: discovery, product_knowledge, objection_handling, engagement, and role-specific extras. */
+            scores: {
+                [key: string]: components["schemas"]["Score"];
+            };
+            /** @description Defaults to the rounded mean of `scores`. */
+            overall_score?: number;
+            strengths?: components["schemas"]["TextList"];
+            areas_for_improvement?: components["schemas"]["TextList"];
+            action_items?: components["schemas"]["TextList"];
+            specific_examples?: {
+                good?: components["schemas"]["TimedExample"][];
+                needs_work?: components["schemas"]["TimedExample"][];
+            };
+            coaching_notes?: string | null;
+            /** @description A model name or a human coach. */
+            analyst: string;
+            rubric_version: string;
+            /** @description The analyst's full output, kept as given. */
+            raw_output?: Record<string, never> | null;
+        };
+        TextList: string[];
+        Analysis: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            call_id: string;
+            /** Format: uuid */
+            speaker_id: string | null;
+            /** Format: uuid */
+            rep_id: string | null;
+            rep_email: string;
+            scores: {
+                [key: string]: components["schemas"]["Score"];
+            };
+            overall_score: number | null;
+            strengths: string[];
+            areas_for_improvement: string[];
+            action_items: string[];
+            specific_examples: {
+                good: components["schemas"]["TimedExample"][];
+                needs_work: components["schemas"]["TimedExample"][];
+            };
+            coaching_notes: string | null;
+            analyst: string;
+            rubric_version: string;
+            raw_output: Record<string, never> | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        AnalysisList: {
+            data: components["schemas"]["Analysis"][];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
+        /**
+         * @description A rep's job.
+         * @enum {string}
+         */
+        RepRole: "ae" | "se" | "csm" | "support" | "manager";
+        Rep: {
+            /** Format: uuid */
+            id: string;
+            email: string;
+            name: string;
+            role: components["schemas"]["RepRole"];
+            /** Format: uuid */
+            manager_id: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        RepUpdate: {
+            name?: string;
+            role?: components["schemas"]["RepRole"];
+            /** Format: uuid */
+            manager_id?: string | null;
+        };
+        RepList: {
+            data: components["schemas"]["Rep"][];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
+        RepInsights: {
+            /** Format: uuid */
+            rep_id: string;
+            email: string;
+            period: {
+                /** Format: date-time */
+                from: string;
+                /** Format: date-time */
+                to: string;
+            };
+            analyses_count: number;
+            calls_analysed: number;
+            overall_average: number | null;
+            dimensions: {
+                dimension: string;
+                average: number;
+                earlier_average: number | null;
+                recent_average: number | null;
+                /** @enum {string} */
+                trend: "improving" | "declining" | "stable" | "insufficient_data";
+            }[];
+            weekly: {
+                /** Format: date */
+                week_start: string;
+                analyses: number;
+                overall_average: number | null;
+            }[];
+            skill_gaps: {
+                dimension: string;
+                rep_average: number;
+                team_average: number;
+                /** @description Team average minus the rep's average, in points. */
+                gap: number;
+                /** @enum {string} */
+                severity: "high" | "medium";
+            }[];
+            recent_wins: {
+                /** Format: uuid */
+                analysis_id: string;
+                /** Format: uuid */
+                call_id: string;
+                call_title: string;
+                overall_score: number;
+                /** Format: date-time */
+                created_at: string;
+            }[];
+            conversation_metrics: {
+                calls_with_transcript: number;
+                talk_ratio: number | null;
+                longest_monologue_seconds: number | null;
+                interactivity: number | null;
+                patience_seconds: number | null;
+                question_rate_per_hour: number | null;
+            };
+        };
+        /** @description What a Gong automation rule posts; fields beyond these are accepted and ignored. */
+        GongWebhookPayload: {
+            isTest?: boolean;
+            callData: {
+                metaData: {
+                    id: components["schemas"]["GongCallId"];
+                    title?: string | null;
+                    /** Format: date-time */
+                    scheduled: string;
+                    /** Format: date-time */
+                    started?: string | null;
+                    duration?: number | null;
+                };
+                parties?: {
+                    id?: string;
+                    emailAddress?: string | null;
+                    name?: string | null;
+                    speakerId?: string | null;
+                    /** @enum {string} */
+                    affiliation?: "Internal" | "External" | "Unknown";
+                    userId?: string | null;
+                }[];
+            };
+        };
+        WebhookReceipt: {
+            delivery_id: string;
+            /** @enum {string} */
+            status: "received" | "processing" | "completed" | "failed";
+            /** Format: uuid */
+            call_id: string | null;
+            replayed: boolean;
         };
         /** @description An RFC 9457 problem detail. */
         Problem: {
@@ -319,6 +935,16 @@ export interface components {
         };
     };
     responses: {
+        /** @description The token's role may not do this. */
+        Forbidden: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The request is malformed or does not match the contract; `errors` lists each fault. */
         BadRequest: {
             headers: {
@@ -398,6 +1024,15 @@ export interface components {
          * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
          */
         CallId: string;
+        /**
+         * @description The rep's id.
+         * @example 3c2b1a09-8f7e-4d6c-9b5a-493827161504
+         */
+        RepId: string;
+        /** @description Page size. */
+        Limit: number;
+        /** @description The `next_cursor` of the previous page. */
+        Cursor: string;
     };
     requestBodies: never;
     headers: {
@@ -479,6 +1114,27 @@ export interface operations {
             };
         };
     };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The current metrics. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+        };
+    };
     getOpenApiJson: {
         parameters: {
             query?: never;
@@ -542,6 +1198,55 @@ export interface operations {
             };
         };
     };
+    listCalls: {
+        parameters: {
+            query?: {
+                /** @example prefect */
+                product?: string;
+                call_type?: components["schemas"]["CallType"];
+                /** @description Only calls this person spoke on. */
+                rep_email?: string;
+                /**
+                 * @description Only calls scheduled at or after this time.
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                scheduled_from?: string;
+                /**
+                 * @description Only calls scheduled before this time.
+                 * @example 2026-12-01T00:00:00Z
+                 */
+                scheduled_to?: string;
+                /**
+                 * @description Words that must all appear in the title (case-insensitive).
+                 * @example acme discovery
+                 */
+                q?: string;
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of calls with their speakers. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     createCall: {
         parameters: {
             query?: never;
@@ -568,6 +1273,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -605,6 +1311,74 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    deleteCall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The call's id (ours, not Gong's).
+                 * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
+                 */
+                call_id: components["parameters"]["CallId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateCall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The call's id (ours, not Gong's).
+                 * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
+                 */
+                call_id: components["parameters"]["CallId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CallUpdate"];
+            };
+        };
+        responses: {
+            /** @description The call as changed. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Call"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     addSpeaker: {
         parameters: {
             query?: never;
@@ -637,6 +1411,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
@@ -677,6 +1452,478 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    upsertCallByGongId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Gong's call id.
+                 * @example 7782342274025937895
+                 */
+                gong_call_id: components["schemas"]["GongCallId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CallUpsert"];
+            };
+        };
+        responses: {
+            /** @description The call existed; it now has the values sent. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Call"];
+                };
+            };
+            /** @description The call was new and has been created. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Call"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getTranscript: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The call's id (ours, not Gong's).
+                 * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
+                 */
+                call_id: components["parameters"]["CallId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The transcript. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Transcript"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    putTranscript: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The call's id (ours, not Gong's).
+                 * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
+                 */
+                call_id: components["parameters"]["CallId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GongTranscript"];
+            };
+        };
+        responses: {
+            /** @description The transcript now stored for the call. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TranscriptIngest"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getCallMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The call's id (ours, not Gong's).
+                 * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
+                 */
+                call_id: components["parameters"]["CallId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationMetrics"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    searchTranscripts: {
+        parameters: {
+            query: {
+                /**
+                 * @description What to look for.
+                 * @example nightly jobs failing
+                 */
+                q: string;
+                /** @description Only this call. */
+                call_id?: string;
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Matching segments, best first. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResults"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listCallAnalyses: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The call's id (ours, not Gong's).
+                 * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
+                 */
+                call_id: components["parameters"]["CallId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of analyses. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalysisList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createAnalysis: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The call's id (ours, not Gong's).
+                 * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
+                 */
+                call_id: components["parameters"]["CallId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AnalysisCreate"];
+            };
+        };
+        responses: {
+            /** @description Stored; `Location` names the analysis. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Analysis"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAnalysis: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The analysis' id.
+                 * @example 7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d
+                 */
+                analysis_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The analysis. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Analysis"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listReps: {
+        parameters: {
+            query?: {
+                role?: components["schemas"]["RepRole"];
+                /** @description Part of the name or email. */
+                q?: string;
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of reps, by email. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getRep: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The rep's id.
+                 * @example 3c2b1a09-8f7e-4d6c-9b5a-493827161504
+                 */
+                rep_id: components["parameters"]["RepId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rep. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rep"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateRep: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The rep's id.
+                 * @example 3c2b1a09-8f7e-4d6c-9b5a-493827161504
+                 */
+                rep_id: components["parameters"]["RepId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RepUpdate"];
+            };
+        };
+        responses: {
+            /** @description The rep as changed. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rep"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getRepInsights: {
+        parameters: {
+            query?: {
+                period?: "week" | "month" | "quarter";
+                /**
+                 * @description Start of an explicit period (with `to`); overrides `period`.
+                 * @example 2026-10-01T00:00:00Z
+                 */
+                from?: string;
+                /**
+                 * @description End of an explicit period (with `from`).
+                 * @example 2026-11-01T00:00:00Z
+                 */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description The rep's id.
+                 * @example 3c2b1a09-8f7e-4d6c-9b5a-493827161504
+                 */
+                rep_id: components["parameters"]["RepId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The insights. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepInsights"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    receiveGongWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Identifies the delivery, when the sender provides one. */
+                "X-Gong-Delivery-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GongWebhookPayload"];
+            };
+        };
+        responses: {
+            /**
+             * @description The delivery's outcome. `replayed` is true when this delivery was seen before and
+             *     nothing was done again.
+             */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookReceipt"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -1,19 +1,64 @@
 import * as calls from '../../db/calls.js';
 import type { Database } from '../../db/pool.js';
+import { ADMINS, requireRole, scopeOf, WRITERS } from '../auth.js';
 import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js';
 import { HttpProblem } from '../problem.js';
 
 type Call = ResponseBody<'getCall', 200>;
 type Speaker = ResponseBody<'getSpeaker', 200>;
+type SpeakerBody = RequestBody<'addSpeaker'>;
 
 // Column CHECK constraints hold the same enums as the contract; the generated row types only
 // know `string`. Responses are validated against the spec in every test.
-const asCall = (record: calls.CallRecord) => record as unknown as Call;
+export const asCall = (record: calls.CallRecord) => record as unknown as Call;
 const asSpeaker = (record: calls.SpeakerRecord) => record as unknown as Speaker;
+
+/**
+ * Two speakers of one request with the same email or Gong speaker id would be one person
+ * twice; the contract cannot say so, so the handler does (400, naming the second one).
+ */
+export function assertDistinctSpeakers(speakers: readonly SpeakerBody[] = []): void {
+  for (const key of ['email', 'gong_speaker_id'] as const) {
+    const seen = new Set<string>();
+    speakers.forEach((speaker, index) => {
+      const value = speaker[key]?.toLowerCase();
+      if (!value) return;
+      if (seen.has(value)) {
+        const message = `repeats the ${key} of an earlier speaker`;
+        throw new HttpProblem(400, `body/speakers/${index}/${key}: ${message}`, {
+          errors: [{ location: 'body', path: `/speakers/${index}/${key}`, message }],
+        });
+      }
+      seen.add(value);
+    });
+  }
+}
 
 export function callHandlers(db: Database) {
   return {
+    listCalls: (async (c, ctx) => {
+      const query = c.request.query as Record<string, string | undefined>;
+      const result = await calls.listCalls(
+        db,
+        {
+          product: query.product,
+          call_type: query.call_type,
+          rep_email: query.rep_email,
+          scheduled_from: query.scheduled_from,
+          scheduled_to: query.scheduled_to,
+          q: query.q,
+          limit: Number(query.limit ?? 50),
+          cursor: query.cursor,
+        },
+        scopeOf(ctx),
+      );
+      ctx.body = { data: result.data.map(asCall), next_cursor: result.next_cursor } satisfies ResponseBody<'listCalls', 200>;
+    }) satisfies OperationHandler,
+
     createCall: (async (c, ctx) => {
+      requireRole(ctx, WRITERS);
+      // Duplicate speakers in one create are left to the database on purpose: the unique
+      // constraint rolls the whole call back (409), which the transaction tests rely on.
       const call = await calls.createCall(db, c.request.requestBody as RequestBody<'createCall'>);
       ctx.status = 201;
       ctx.set('Location', `/calls/${call.id}`);
@@ -22,14 +67,41 @@ export function callHandlers(db: Database) {
 
     getCall: (async (c, ctx) => {
       const callId = c.request.params.call_id as string;
-      const call = await calls.getCall(db, callId);
+      const call = await calls.getCall(db, callId, scopeOf(ctx));
       if (!call) throw new HttpProblem(404, `No call with id ${callId}.`);
       ctx.body = asCall(call);
     }) satisfies OperationHandler,
 
-    addSpeaker: (async (c, ctx) => {
+    updateCall: (async (c, ctx) => {
+      requireRole(ctx, WRITERS);
       const callId = c.request.params.call_id as string;
-      const speaker = await calls.addSpeaker(db, callId, c.request.requestBody as RequestBody<'addSpeaker'>);
+      const call = await calls.updateCall(db, callId, c.request.requestBody as RequestBody<'updateCall'>);
+      if (!call) throw new HttpProblem(404, `No call with id ${callId}.`);
+      ctx.body = asCall(call);
+    }) satisfies OperationHandler,
+
+    deleteCall: (async (c, ctx) => {
+      requireRole(ctx, ADMINS);
+      const callId = c.request.params.call_id as string;
+      if (!(await calls.deleteCall(db, callId))) throw new HttpProblem(404, `No call with id ${callId}.`);
+      ctx.status = 204;
+    }) satisfies OperationHandler,
+
+    upsertCallByGongId: (async (c, ctx) => {
+      requireRole(ctx, WRITERS);
+      const gongCallId = c.request.params.gong_call_id as string;
+      const body = c.request.requestBody as RequestBody<'upsertCallByGongId'>;
+      assertDistinctSpeakers(body.speakers);
+      const { call, created } = await calls.upsertCall(db, gongCallId, body);
+      ctx.status = created ? 201 : 200;
+      ctx.set('Location', `/calls/${call.id}`);
+      ctx.body = asCall(call);
+    }) satisfies OperationHandler,
+
+    addSpeaker: (async (c, ctx) => {
+      requireRole(ctx, WRITERS);
+      const callId = c.request.params.call_id as string;
+      const speaker = await calls.addSpeaker(db, callId, c.request.requestBody as SpeakerBody);
       if (!speaker) throw new HttpProblem(404, `No call with id ${callId}; create the call first.`);
       ctx.status = 201;
       ctx.set('Location', `/calls/${callId}/speakers/${speaker.id}`);
@@ -38,7 +110,7 @@ export function callHandlers(db: Database) {
 
     getSpeaker: (async (c, ctx) => {
       const { call_id: callId, speaker_id: speakerId } = c.request.params as Record<string, string>;
-      const speaker = await calls.getSpeaker(db, callId!, speakerId!);
+      const speaker = await calls.getSpeaker(db, callId!, speakerId!, scopeOf(ctx));
       if (!speaker) throw new HttpProblem(404, `Call ${callId} has no speaker with id ${speakerId}.`);
       ctx.body = asSpeaker(speaker);
     }) satisfies OperationHandler,

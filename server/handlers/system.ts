@@ -1,9 +1,10 @@
+import type { Registry } from 'prom-client';
 import { sql } from 'slonik';
 import type { Database } from '../../db/pool.js';
 import { DOCS_HTML } from '../docs.js';
 import type { OperationHandler } from '../openapi.js';
 
-export function systemHandlers(db: Database, spec: { yaml: string; document: Record<string, unknown> }) {
+export function systemHandlers(db: Database, spec: { yaml: string; document: Record<string, unknown> }, metrics: Registry) {
   const json = JSON.stringify(spec.document);
   return {
     getHealth: ((_c, ctx) => {
@@ -19,6 +20,11 @@ export function systemHandlers(db: Database, spec: { yaml: string; document: Rec
       ctx.status = database.reachable ? 200 : 503;
       if (!database.reachable) ctx.set('Retry-After', '2');
       ctx.body = { status: database.reachable ? 'ready' : 'not_ready', database, pool: db.state() };
+    }) satisfies OperationHandler,
+
+    getMetrics: (async (_c, ctx) => {
+      ctx.type = metrics.contentType;
+      ctx.body = await metrics.metrics();
     }) satisfies OperationHandler,
 
     getOpenApiJson: ((_c, ctx) => {

@@ -91,6 +91,12 @@ declare module 'zapatos/schema' {
       */
       rep_email: string;
       /**
+      * **analyses.rep_id**
+      * - `uuid` in database
+      * - Nullable, no default
+      */
+      rep_id: string | null;
+      /**
       * **analyses.rubric_version**
       * - `text` in database
       * - `NOT NULL`, no default
@@ -182,6 +188,12 @@ declare module 'zapatos/schema' {
       * - `NOT NULL`, no default
       */
       rep_email: string;
+      /**
+      * **analyses.rep_id**
+      * - `uuid` in database
+      * - Nullable, no default
+      */
+      rep_id: string | null;
       /**
       * **analyses.rubric_version**
       * - `text` in database
@@ -275,6 +287,12 @@ declare module 'zapatos/schema' {
       */
       rep_email?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
       /**
+      * **analyses.rep_id**
+      * - `uuid` in database
+      * - Nullable, no default
+      */
+      rep_id?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
       * **analyses.rubric_version**
       * - `text` in database
       * - `NOT NULL`, no default
@@ -367,6 +385,12 @@ declare module 'zapatos/schema' {
       */
       rep_email: string | db.Parameter<string> | db.SQLFragment;
       /**
+      * **analyses.rep_id**
+      * - `uuid` in database
+      * - Nullable, no default
+      */
+      rep_id?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment;
+      /**
       * **analyses.rubric_version**
       * - `text` in database
       * - `NOT NULL`, no default
@@ -458,6 +482,12 @@ declare module 'zapatos/schema' {
       * - `NOT NULL`, no default
       */
       rep_email?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **analyses.rep_id**
+      * - `uuid` in database
+      * - Nullable, no default
+      */
+      rep_id?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment>;
       /**
       * **analyses.rubric_version**
       * - `text` in database
@@ -850,6 +880,239 @@ declare module 'zapatos/schema' {
   }
 
   /**
+   * **reps**
+   * - Table in database
+   */
+  export namespace reps {
+    export type Table = 'reps';
+    export interface Selectable {
+      /**
+      * **reps.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at: Date;
+      /**
+      * **reps.email**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      email: string;
+      /**
+      * **reps.id**
+      * - `uuid` in database
+      * - `NOT NULL`, default: `gen_random_uuid()`
+      */
+      id: string;
+      /**
+      * **reps.manager_id**
+      * - `uuid` in database
+      * - Nullable, no default
+      */
+      manager_id: string | null;
+      /**
+      * **reps.name**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      name: string;
+      /**
+      * **reps.role**
+      * - `text` in database
+      * - `NOT NULL`, default: `'ae'::text`
+      */
+      role: string;
+      /**
+      * **reps.updated_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      updated_at: Date;
+    }
+    export interface JSONSelectable {
+      /**
+      * **reps.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at: db.TimestampTzString;
+      /**
+      * **reps.email**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      email: string;
+      /**
+      * **reps.id**
+      * - `uuid` in database
+      * - `NOT NULL`, default: `gen_random_uuid()`
+      */
+      id: string;
+      /**
+      * **reps.manager_id**
+      * - `uuid` in database
+      * - Nullable, no default
+      */
+      manager_id: string | null;
+      /**
+      * **reps.name**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      name: string;
+      /**
+      * **reps.role**
+      * - `text` in database
+      * - `NOT NULL`, default: `'ae'::text`
+      */
+      role: string;
+      /**
+      * **reps.updated_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      updated_at: db.TimestampTzString;
+    }
+    export interface Whereable {
+      /**
+      * **reps.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **reps.email**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      email?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **reps.id**
+      * - `uuid` in database
+      * - `NOT NULL`, default: `gen_random_uuid()`
+      */
+      id?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **reps.manager_id**
+      * - `uuid` in database
+      * - Nullable, no default
+      */
+      manager_id?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **reps.name**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      name?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **reps.role**
+      * - `text` in database
+      * - `NOT NULL`, default: `'ae'::text`
+      */
+      role?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **reps.updated_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      updated_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+    }
+    export interface Insertable {
+      /**
+      * **reps.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment;
+      /**
+      * **reps.email**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      email: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **reps.id**
+      * - `uuid` in database
+      * - `NOT NULL`, default: `gen_random_uuid()`
+      */
+      id?: string | db.Parameter<string> | db.DefaultType | db.SQLFragment;
+      /**
+      * **reps.manager_id**
+      * - `uuid` in database
+      * - Nullable, no default
+      */
+      manager_id?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **reps.name**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      name: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **reps.role**
+      * - `text` in database
+      * - `NOT NULL`, default: `'ae'::text`
+      */
+      role?: string | db.Parameter<string> | db.DefaultType | db.SQLFragment;
+      /**
+      * **reps.updated_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      updated_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment;
+    }
+    export interface Updatable {
+      /**
+      * **reps.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **reps.email**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      email?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **reps.id**
+      * - `uuid` in database
+      * - `NOT NULL`, default: `gen_random_uuid()`
+      */
+      id?: string | db.Parameter<string> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **reps.manager_id**
+      * - `uuid` in database
+      * - Nullable, no default
+      */
+      manager_id?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **reps.name**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      name?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **reps.role**
+      * - `text` in database
+      * - `NOT NULL`, default: `'ae'::text`
+      */
+      role?: string | db.Parameter<string> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **reps.updated_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      updated_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment>;
+    }
+    export type UniqueIndex = 'reps_email_key' | 'reps_pkey';
+    export type Column = keyof Selectable;
+    export type OnlyCols<T extends readonly Column[]> = Pick<Selectable, T[number]>;
+    export type SQLExpression = Table | db.ColumnNames<Updatable | (keyof Updatable)[]> | db.ColumnValues<Updatable> | Whereable | Column | db.ParentColumn | db.GenericSQLExpression;
+    export type SQL = SQLExpression | SQLExpression[];
+  }
+
+  /**
    * **speakers**
    * - Table in database
    */
@@ -886,6 +1149,12 @@ declare module 'zapatos/schema' {
       * - Nullable, no default
       */
       email: string | null;
+      /**
+      * **speakers.gong_speaker_id**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      gong_speaker_id: string | null;
       /**
       * **speakers.id**
       * - `uuid` in database
@@ -949,6 +1218,12 @@ declare module 'zapatos/schema' {
       */
       email: string | null;
       /**
+      * **speakers.gong_speaker_id**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      gong_speaker_id: string | null;
+      /**
       * **speakers.id**
       * - `uuid` in database
       * - `NOT NULL`, default: `gen_random_uuid()`
@@ -1011,6 +1286,12 @@ declare module 'zapatos/schema' {
       */
       email?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
       /**
+      * **speakers.gong_speaker_id**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      gong_speaker_id?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
       * **speakers.id**
       * - `uuid` in database
       * - `NOT NULL`, default: `gen_random_uuid()`
@@ -1066,6 +1347,12 @@ declare module 'zapatos/schema' {
       * - Nullable, no default
       */
       email?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **speakers.gong_speaker_id**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      gong_speaker_id?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment;
       /**
       * **speakers.id**
       * - `uuid` in database
@@ -1123,6 +1410,12 @@ declare module 'zapatos/schema' {
       */
       email?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment>;
       /**
+      * **speakers.gong_speaker_id**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      gong_speaker_id?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment>;
+      /**
       * **speakers.id**
       * - `uuid` in database
       * - `NOT NULL`, default: `gen_random_uuid()`
@@ -1153,7 +1446,7 @@ declare module 'zapatos/schema' {
       */
       talk_time_seconds?: (number | db.NumericString) | db.Parameter<(number | db.NumericString)> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (number | db.NumericString) | db.Parameter<(number | db.NumericString)> | null | db.DefaultType | db.SQLFragment>;
     }
-    export type UniqueIndex = 'speakers_call_id_email_key' | 'speakers_pkey';
+    export type UniqueIndex = 'speakers_call_id_email_key' | 'speakers_call_id_gong_speaker_id_key' | 'speakers_pkey';
     export type Column = keyof Selectable;
     export type OnlyCols<T extends readonly Column[]> = Pick<Selectable, T[number]>;
     export type SQLExpression = Table | db.ColumnNames<Updatable | (keyof Updatable)[]> | db.ColumnValues<Updatable> | Whereable | Column | db.ParentColumn | db.GenericSQLExpression;
@@ -1191,6 +1484,12 @@ declare module 'zapatos/schema' {
       * - Nullable, no default
       */
       end_time_ms: db.Int8String | null;
+      /**
+      * **transcripts.gong_speaker_id**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      gong_speaker_id: string | null;
       /**
       * **transcripts.id**
       * - `uuid` in database
@@ -1266,6 +1565,12 @@ declare module 'zapatos/schema' {
       */
       end_time_ms: number | null;
       /**
+      * **transcripts.gong_speaker_id**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      gong_speaker_id: string | null;
+      /**
       * **transcripts.id**
       * - `uuid` in database
       * - `NOT NULL`, default: `gen_random_uuid()`
@@ -1339,6 +1644,12 @@ declare module 'zapatos/schema' {
       * - Nullable, no default
       */
       end_time_ms?: (number | db.Int8String | bigint) | db.Parameter<(number | db.Int8String | bigint)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (number | db.Int8String | bigint) | db.Parameter<(number | db.Int8String | bigint)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **transcripts.gong_speaker_id**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      gong_speaker_id?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
       /**
       * **transcripts.id**
       * - `uuid` in database
@@ -1414,6 +1725,12 @@ declare module 'zapatos/schema' {
       */
       end_time_ms?: (number | db.Int8String | bigint) | db.Parameter<(number | db.Int8String | bigint)> | null | db.DefaultType | db.SQLFragment;
       /**
+      * **transcripts.gong_speaker_id**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      gong_speaker_id?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment;
+      /**
       * **transcripts.id**
       * - `uuid` in database
       * - `NOT NULL`, default: `gen_random_uuid()`
@@ -1481,6 +1798,12 @@ declare module 'zapatos/schema' {
       * - Nullable, no default
       */
       end_time_ms?: (number | db.Int8String | bigint) | db.Parameter<(number | db.Int8String | bigint)> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (number | db.Int8String | bigint) | db.Parameter<(number | db.Int8String | bigint)> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **transcripts.gong_speaker_id**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      gong_speaker_id?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment>;
       /**
       * **transcripts.id**
       * - `uuid` in database
@@ -1857,20 +2180,20 @@ declare module 'zapatos/schema' {
   /* --- aggregate types --- */
 
   export namespace public {  
-    export type Table = analyses.Table | calls.Table | speakers.Table | transcripts.Table | webhook_events.Table;
-    export type Selectable = analyses.Selectable | calls.Selectable | speakers.Selectable | transcripts.Selectable | webhook_events.Selectable;
-    export type JSONSelectable = analyses.JSONSelectable | calls.JSONSelectable | speakers.JSONSelectable | transcripts.JSONSelectable | webhook_events.JSONSelectable;
-    export type Whereable = analyses.Whereable | calls.Whereable | speakers.Whereable | transcripts.Whereable | webhook_events.Whereable;
-    export type Insertable = analyses.Insertable | calls.Insertable | speakers.Insertable | transcripts.Insertable | webhook_events.Insertable;
-    export type Updatable = analyses.Updatable | calls.Updatable | speakers.Updatable | transcripts.Updatable | webhook_events.Updatable;
-    export type UniqueIndex = analyses.UniqueIndex | calls.UniqueIndex | speakers.UniqueIndex | transcripts.UniqueIndex | webhook_events.UniqueIndex;
-    export type Column = analyses.Column | calls.Column | speakers.Column | transcripts.Column | webhook_events.Column;
+    export type Table = analyses.Table | calls.Table | reps.Table | speakers.Table | transcripts.Table | webhook_events.Table;
+    export type Selectable = analyses.Selectable | calls.Selectable | reps.Selectable | speakers.Selectable | transcripts.Selectable | webhook_events.Selectable;
+    export type JSONSelectable = analyses.JSONSelectable | calls.JSONSelectable | reps.JSONSelectable | speakers.JSONSelectable | transcripts.JSONSelectable | webhook_events.JSONSelectable;
+    export type Whereable = analyses.Whereable | calls.Whereable | reps.Whereable | speakers.Whereable | transcripts.Whereable | webhook_events.Whereable;
+    export type Insertable = analyses.Insertable | calls.Insertable | reps.Insertable | speakers.Insertable | transcripts.Insertable | webhook_events.Insertable;
+    export type Updatable = analyses.Updatable | calls.Updatable | reps.Updatable | speakers.Updatable | transcripts.Updatable | webhook_events.Updatable;
+    export type UniqueIndex = analyses.UniqueIndex | calls.UniqueIndex | reps.UniqueIndex | speakers.UniqueIndex | transcripts.UniqueIndex | webhook_events.UniqueIndex;
+    export type Column = analyses.Column | calls.Column | reps.Column | speakers.Column | transcripts.Column | webhook_events.Column;
   
-    export type AllBaseTables = [analyses.Table, calls.Table, speakers.Table, transcripts.Table, webhook_events.Table];
+    export type AllBaseTables = [analyses.Table, calls.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
     export type AllForeignTables = [];
     export type AllViews = [];
     export type AllMaterializedViews = [];
-    export type AllTablesAndViews = [analyses.Table, calls.Table, speakers.Table, transcripts.Table, webhook_events.Table];
+    export type AllTablesAndViews = [analyses.Table, calls.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
   }
 
 
@@ -1900,6 +2223,7 @@ declare module 'zapatos/schema' {
   export type SelectableForTable<T extends Table> = {
     "analyses": analyses.Selectable;
     "calls": calls.Selectable;
+    "reps": reps.Selectable;
     "speakers": speakers.Selectable;
     "transcripts": transcripts.Selectable;
     "webhook_events": webhook_events.Selectable;
@@ -1908,6 +2232,7 @@ declare module 'zapatos/schema' {
   export type JSONSelectableForTable<T extends Table> = {
     "analyses": analyses.JSONSelectable;
     "calls": calls.JSONSelectable;
+    "reps": reps.JSONSelectable;
     "speakers": speakers.JSONSelectable;
     "transcripts": transcripts.JSONSelectable;
     "webhook_events": webhook_events.JSONSelectable;
@@ -1916,6 +2241,7 @@ declare module 'zapatos/schema' {
   export type WhereableForTable<T extends Table> = {
     "analyses": analyses.Whereable;
     "calls": calls.Whereable;
+    "reps": reps.Whereable;
     "speakers": speakers.Whereable;
     "transcripts": transcripts.Whereable;
     "webhook_events": webhook_events.Whereable;
@@ -1924,6 +2250,7 @@ declare module 'zapatos/schema' {
   export type InsertableForTable<T extends Table> = {
     "analyses": analyses.Insertable;
     "calls": calls.Insertable;
+    "reps": reps.Insertable;
     "speakers": speakers.Insertable;
     "transcripts": transcripts.Insertable;
     "webhook_events": webhook_events.Insertable;
@@ -1932,6 +2259,7 @@ declare module 'zapatos/schema' {
   export type UpdatableForTable<T extends Table> = {
     "analyses": analyses.Updatable;
     "calls": calls.Updatable;
+    "reps": reps.Updatable;
     "speakers": speakers.Updatable;
     "transcripts": transcripts.Updatable;
     "webhook_events": webhook_events.Updatable;
@@ -1940,6 +2268,7 @@ declare module 'zapatos/schema' {
   export type UniqueIndexForTable<T extends Table> = {
     "analyses": analyses.UniqueIndex;
     "calls": calls.UniqueIndex;
+    "reps": reps.UniqueIndex;
     "speakers": speakers.UniqueIndex;
     "transcripts": transcripts.UniqueIndex;
     "webhook_events": webhook_events.UniqueIndex;
@@ -1948,6 +2277,7 @@ declare module 'zapatos/schema' {
   export type ColumnForTable<T extends Table> = {
     "analyses": analyses.Column;
     "calls": calls.Column;
+    "reps": reps.Column;
     "speakers": speakers.Column;
     "transcripts": transcripts.Column;
     "webhook_events": webhook_events.Column;
@@ -1956,6 +2286,7 @@ declare module 'zapatos/schema' {
   export type SQLForTable<T extends Table> = {
     "analyses": analyses.SQL;
     "calls": calls.SQL;
+    "reps": reps.SQL;
     "speakers": speakers.SQL;
     "transcripts": transcripts.SQL;
     "webhook_events": webhook_events.SQL;
