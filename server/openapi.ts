@@ -61,6 +61,25 @@ function describe(errors: FieldError[]): string {
   return `${first.location}${first.path === '/' ? '' : first.path}: ${first.message}${more}`;
 }
 
+/**
+ * Every place in a JSON value where a key or a string holds U+0000: PostgreSQL stores neither in
+ * text nor in jsonb, so the contract refuses it everywhere (see info.description in openapi.yaml).
+ */
+export function nulCharacters(value: unknown, path = ''): FieldError[] {
+  const escape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
+  if (typeof value === 'string') {
+    return value.includes('\u0000') ? [{ location: 'body', path: path || '/', message: 'must not contain the NUL character (\\u0000)' }] : [];
+  }
+  if (Array.isArray(value)) return value.flatMap((item, index) => nulCharacters(item, `${path}/${index}`));
+  if (value && typeof value === 'object') {
+    return Object.entries(value).flatMap(([key, item]) => [
+      ...(key.includes('\u0000') ? [{ location: 'body' as const, path: `${path}/${escape(key)}`, message: 'must not contain the NUL character (\\u0000)' }] : []),
+      ...nulCharacters(item, `${path}/${escape(key)}`),
+    ]);
+  }
+  return [];
+}
+
 /** Methods whose bodies the contract describes. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -106,7 +125,8 @@ export function createOpenApi(
         })
       );
     },
-    // After auth (a 401 comes first), before validation: a non-JSON body is a 415, not a 400.
+    // After auth (a 401 comes first), before validation: a non-JSON body is a 415, not a 400,
+    // and text PostgreSQL cannot store (NUL) is a 400 naming where it is, not a database error.
     postSecurityHandler: (c: OperationContext, ctx: Context) => {
       if (!c.security?.authorized && (c.operation.security?.length ?? 0) > 0) return;
       if (!c.operation.requestBody || !BODY_METHODS.has(ctx.method)) return;
@@ -114,6 +134,8 @@ export function createOpenApi(
       if (hasBody && !ctx.is('application/json')) {
         throw new HttpProblem(415, `Send the body as application/json (got ${ctx.get('content-type') || 'no content type'}).`);
       }
+      const errors = nulCharacters(ctx.request.body);
+      if (errors.length) throw new HttpProblem(400, describe(errors), { errors });
     },
     validationFail: (c: OperationContext) => {
       const errors = fieldErrors(c.validation.errors ?? []);
