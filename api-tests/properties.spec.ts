@@ -17,6 +17,7 @@
  */
 import fc from 'fast-check';
 import type { OpenAPIV3 } from 'openapi-types';
+import { bodyLimitFor } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
 import { contract } from './support/contract.js';
 import { expect, sql, test, type ApiClient } from './support/fixtures.js';
@@ -28,7 +29,7 @@ const SEED = Number(process.env.PROPERTY_SEED ?? 20_260_411);
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 25);
 /** Runs per fault kind: enough to hit different fields, few enough to stay fast. */
 const FAULT_RUNS = Math.max(3, Math.ceil(RUNS / 5));
-const BODY_LIMIT = loadConfig(serverEnvironment(testEnvironment())).bodyLimitBytes;
+const SERVER_CONFIG = loadConfig(serverEnvironment(testEnvironment()));
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 
 type Operation = {
@@ -59,7 +60,8 @@ function readOperations(doc: OpenAPIV3.Document): Operation[] {
         parameters: [...(item!.parameters ?? []), ...(operation.parameters ?? [])] as OpenAPIV3.ParameterObject[],
         body: json?.schema as Schema | undefined,
         bodyExamples: json?.example !== undefined ? [json.example, ...examples] : examples,
-        isProtected: security.some((requirement) => Object.keys(requirement).length > 0),
+        // Bearer-token operations; the Gong webhook's own schemes are checked in webhooks.spec.ts.
+        isProtected: security.some((requirement) => 'bearerAuth' in requirement),
         hasGet: Boolean(item!.get),
       };
     }),
@@ -67,6 +69,72 @@ function readOperations(doc: OpenAPIV3.Document): Operation[] {
 }
 
 const OPERATIONS = readOperations(definition);
+
+/**
+ * What a schema cannot say. Query parameters that are never generated (opaque cursors are only
+ * valid when the server issued them; the webhook key is a credential, not data), and the few
+ * cross-field rules an operation adds, applied to every generated request, so that a "valid"
+ * request is valid and a faulty one has exactly the one fault injected.
+ */
+type RuleContext = { api: ApiClient; counter: Counter; cleanup: (label: string, run: () => Promise<unknown>) => void; db: import('../db/pool.js').Database };
+type Rule = {
+  repair?: (built: Built, context: RuleContext) => Built | Promise<Built>;
+  /** Cleans up what a valid request created beyond a Location header. */
+  after?: (body: Record<string, unknown>, context: RuleContext) => void;
+};
+const NEVER_GENERATED = new Set(['cursor', 'key']);
+const RULES: Record<string, Rule> = {
+  // A sentence cannot end before it starts.
+  putTranscript: {
+    repair: (built) => ({
+      ...built,
+      body: (built.body as { sentences: { start: number; end: number }[] }[]).map((monologue) => ({
+        ...monologue,
+        sentences: monologue.sentences.map((sentence) => ({ ...sentence, end: Math.max(sentence.start, sentence.end) })),
+      })),
+    }),
+  },
+  // The rep analysed must have spoken on the call: make them a speaker first.
+  createAnalysis: {
+    repair: async (built, { api, counter }) => {
+      const email = (built.body as { rep_email: string }).rep_email;
+      counter.count('setup');
+      await api.post(`${built.path.replace(/\/analyses$/, '')}/speakers`, { name: 'Analysed Rep', email, role: 'ae', company_side: true });
+      return built;
+    },
+  },
+  // `from` and `to` come together, `from` first.
+  getRepInsights: {
+    repair: (built) => {
+      const { from, to, ...query } = built.query as { from?: string; to?: string };
+      if (from === undefined || to === undefined || from === to) return { ...built, query };
+      return { ...built, query: { ...query, from: from < to ? from : to, to: from < to ? to : from } };
+    },
+  },
+  // One person once per request.
+  upsertCallByGongId: {
+    repair: (built) => {
+      const body = built.body as { speakers?: { email?: string | null; gong_speaker_id?: string | null }[] };
+      const seen = new Set<string>();
+      const distinct = (body.speakers ?? []).filter((speaker) => {
+        const keys = [speaker.email?.toLowerCase(), speaker.gong_speaker_id?.toLowerCase()].filter(Boolean).map((k) => `${k}`);
+        if (keys.some((key) => seen.has(key))) return false;
+        keys.forEach((key) => seen.add(key));
+        return true;
+      });
+      return body.speakers ? { ...built, body: { ...body, speakers: distinct } } : built;
+    },
+  },
+  // Gong deliveries carry the webhook's key; what they store is removed after the test.
+  receiveGongWebhook: {
+    repair: (built) => ({ ...built, query: { ...built.query, key: testEnvironment().gong.urlKey } }),
+    after: (receipt, { cleanup, db }) => {
+      const { delivery_id: deliveryId, call_id: callId } = receipt as { delivery_id: string; call_id: string | null };
+      cleanup('delete webhook event', () => db.pool.query(sql.unsafe`DELETE FROM webhook_events WHERE delivery_id = ${deliveryId}`));
+      if (callId) cleanup(`delete call ${callId}`, () => db.pool.query(sql.unsafe`DELETE FROM calls WHERE id = ${callId}`));
+    },
+  },
+};
 
 /** Counts what one test sends, for its report line. */
 class Counter {
@@ -152,7 +220,7 @@ function queryString(query: Record<string, unknown>): string {
 /** A valid request for `operation`: path values (existing or random), query and body. */
 function requestArbitrary(operation: Operation) {
   const pathParameters = operation.parameters.filter((parameter) => parameter.in === 'path');
-  const queryParameters = operation.parameters.filter((parameter) => parameter.in === 'query');
+  const queryParameters = operation.parameters.filter((parameter) => parameter.in === 'query' && !NEVER_GENERATED.has(parameter.name));
   return fc.record({
     useExisting: fc.boolean(),
     randomPath: fc.record(Object.fromEntries(pathParameters.map((p) => [p.name, arbitrary(p.schema as Schema)]))),
@@ -166,11 +234,12 @@ function requestArbitrary(operation: Operation) {
 
 type Built = { path: string; query: Record<string, unknown>; body: unknown; pathValues: Record<string, unknown> };
 
-async function build(operation: Operation, resources: Resources, request: object): Promise<Built> {
+async function build(operation: Operation, resources: Resources, request: object, context: RuleContext): Promise<Built> {
   const r = request as { useExisting: boolean; randomPath: Record<string, unknown>; query: Record<string, unknown>; body: unknown };
   const existing = r.useExisting && Object.keys(r.randomPath).length ? await resources.shared(operation.path) : null;
   const pathValues = { ...r.randomPath, ...(existing ?? {}) };
-  return { path: fill(operation.path, pathValues as Record<string, string>), query: r.query, body: r.body, pathValues };
+  const built = { path: fill(operation.path, pathValues as Record<string, string>), query: r.query, body: r.body, pathValues };
+  return RULES[operation.id]?.repair?.(built, context) ?? built;
 }
 
 async function send(api: ApiClient, operation: Operation, built: Built, options: { raw?: string; contentType?: string } = {}) {
@@ -207,11 +276,12 @@ test.describe(`every operation, property-based (seed ${SEED}, ${RUNS} runs)`, { 
         if (call) cleanup.add(`delete call ${call}`, () => db.pool.query(sql.unsafe`DELETE FROM calls WHERE id = ${call}`));
       };
       const resources = new Resources(api, counter, track);
+      const context: RuleContext = { api, counter, db, cleanup: (label, run) => cleanup.add(label, run) };
 
       // 1. Valid requests are never refused as invalid and never fail.
       await fc.assert(
         fc.asyncProperty(requestArbitrary(operation), async (request) => {
-          const built = await build(operation, resources, request);
+          const built = await build(operation, resources, request, context);
           const response = await send(api, operation, built);
           const status = response.status();
           counter.count(`valid→${status}`);
@@ -222,6 +292,7 @@ test.describe(`every operation, property-based (seed ${SEED}, ${RUNS} runs)`, { 
             const location = response.headers().location;
             if (location) track(location);
           }
+          if (status < 300 && RULES[operation.id]?.after) RULES[operation.id]!.after!(await response.json(), context);
         }),
         assertOptions(RUNS),
       );
@@ -231,7 +302,7 @@ test.describe(`every operation, property-based (seed ${SEED}, ${RUNS} runs)`, { 
       if (operation.body) {
         valueFaults.push({ where: 'body', schema: operation.body, pick: (b) => b.body, put: (b, v) => ({ ...b, body: v }) });
       }
-      for (const parameter of operation.parameters.filter((p) => p.in === 'path' || p.in === 'query')) {
+      for (const parameter of operation.parameters.filter((p) => (p.in === 'path' || p.in === 'query') && p.name !== 'key')) {
         const where = parameter.in as 'path' | 'query';
         valueFaults.push({
           where,
@@ -246,7 +317,7 @@ test.describe(`every operation, property-based (seed ${SEED}, ${RUNS} runs)`, { 
       for (const target of valueFaults) {
         await fc.assert(
           fc.asyncProperty(requestArbitrary(operation), fc.nat(), async (request, choice) => {
-            const built = await build(operation, resources, request);
+            const built = await build(operation, resources, request, context);
             const value = target.pick(built);
             // Path and query values travel as text: only faults that survive that are faults.
             const candidates = faults(target.schema, value).filter(
@@ -274,10 +345,10 @@ test.describe(`every operation, property-based (seed ${SEED}, ${RUNS} runs)`, { 
 
       // 3. Faults in the body as bytes: malformed JSON (400), wrong content type (415), too big (413).
       if (operation.body) {
-        const malformed = (json: string) => [json.slice(0, -1), `${json},`, json.replace(/^\{/, '{,'), `{'single': 'quotes'}`, `${json}}`, `{"a": tru}`];
+        const malformed = (json: string) => [json.slice(0, -1), `${json},`, json.replace(/^[[{]/, (open) => `${open},`), `{'single': 'quotes'}`, `${json}}`, `{"a": tru}`];
         await fc.assert(
           fc.asyncProperty(requestArbitrary(operation), fc.nat(5), async (request, which) => {
-            const built = await build(operation, resources, request);
+            const built = await build(operation, resources, request, context);
             const raw = malformed(JSON.stringify(built.body))[which]!;
             counter.count('malformed JSON');
             const response = await send(api, operation, built, { raw });
@@ -293,7 +364,7 @@ test.describe(`every operation, property-based (seed ${SEED}, ${RUNS} runs)`, { 
             requestArbitrary(operation),
             fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'multipart/form-data; boundary=x', 'application/octet-stream'),
             async (request, contentType) => {
-              const built = await build(operation, resources, request);
+              const built = await build(operation, resources, request, context);
               counter.count('wrong content type');
               const response = await send(api, operation, built, { raw: JSON.stringify(built.body), contentType });
               expect(response.status(), `content type ${contentType}`).toBe(415);
@@ -303,12 +374,13 @@ test.describe(`every operation, property-based (seed ${SEED}, ${RUNS} runs)`, { 
         );
         await fc.assert(
           fc.asyncProperty(requestArbitrary(operation), fc.integer({ min: 1, max: 4096 }), async (request, extra) => {
-            const built = await build(operation, resources, request);
+            const built = await build(operation, resources, request, context);
             // Valid JSON, padded with whitespace: the size is its only fault.
             const json = JSON.stringify(built.body);
+            const limit = bodyLimitFor(SERVER_CONFIG, operation.method, built.path);
             counter.count('oversized body');
-            const response = await send(api, operation, built, { raw: json + ' '.repeat(BODY_LIMIT - json.length + extra) });
-            expect(response.status(), `a body of ${BODY_LIMIT + extra} bytes`).toBe(413);
+            const response = await send(api, operation, built, { raw: json + ' '.repeat(limit - Buffer.byteLength(json) + extra) });
+            expect(response.status(), `a body of ${limit + extra} bytes`).toBe(413);
           }),
           assertOptions(2),
         );
@@ -326,7 +398,7 @@ test.describe(`every operation, property-based (seed ${SEED}, ${RUNS} runs)`, { 
         for (const [kind, token] of tokens) {
           await fc.assert(
             fc.asyncProperty(requestArbitrary(operation), token, async (request, bad) => {
-              const built = await build(operation, resources, request);
+              const built = await build(operation, resources, request, context);
               counter.count(kind);
               const response = await send(api.as(bad), operation, built);
               expect(response.status(), `${kind} ${bad ?? ''}`).toBe(401);
