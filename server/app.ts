@@ -18,11 +18,15 @@ import { createOpenApi, dispatch, initOpenApi } from './openapi.js';
 import { loadSpec } from './spec.js';
 
 /** Transcripts are big (10,000 sentences run to a few MB); every other body is small. */
+export function bodyLimitFor(config: Config, method: string, path: string): number {
+  return method === 'PUT' && path.endsWith('/transcript') ? config.transcriptBodyLimitBytes : config.bodyLimitBytes;
+}
+
 function jsonBodies(config: Config): Koa.Middleware {
   const options = { enableTypes: ['json'] as ['json'], jsonStrict: true, encoding: 'utf-8' };
   const small = bodyParser({ ...options, jsonLimit: config.bodyLimitBytes });
   const large = bodyParser({ ...options, jsonLimit: config.transcriptBodyLimitBytes });
-  return (ctx, next) => (ctx.method === 'PUT' && ctx.path.endsWith('/transcript') ? large : small)(ctx, next);
+  return (ctx, next) => (bodyLimitFor(config, ctx.method, ctx.path) === config.bodyLimitBytes ? small : large)(ctx, next);
 }
 
 /** The whole HTTP service, as one middleware chain read top to bottom. */

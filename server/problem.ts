@@ -87,7 +87,8 @@ export function toProblem(error: unknown): HttpProblem {
   if (error instanceof ConnectionError || error instanceof BackendTerminatedError || isConnectionRefused(error)) {
     return new HttpProblem(503, 'The database is unavailable; retry shortly.', { headers: { 'Retry-After': '2' } });
   }
-  // PostgreSQL class 22 (data exception), e.g. a NUL character inside JSON text.
+  // PostgreSQL class 22 (data exception), e.g. a value out of a column type's range. (NUL
+  // characters are refused before they get here; see nulCharacters in openapi.ts.)
   const code = (error as { cause?: { code?: string }; code?: string })?.cause?.code ?? (error as { code?: string })?.code;
   if (typeof code === 'string' && code.startsWith('22')) {
     return new HttpProblem(400, 'A value in the request cannot be stored (PostgreSQL rejected it as invalid data).');
@@ -96,13 +97,25 @@ export function toProblem(error: unknown): HttpProblem {
   const http = error as { status?: number; expose?: boolean; type?: string };
   if (typeof http?.status === 'number' && http.status >= 400 && http.status < 500) {
     if (http.status === 413) return new HttpProblem(413, 'The request body is too large; send less.');
-    if (error instanceof SyntaxError || http.type === 'entity.parse.failed') {
-      return new HttpProblem(400, 'The body is not valid JSON; send one JSON object.');
-    }
+    if (error instanceof SyntaxError || http.type === 'entity.parse.failed') return bodyParseProblem(error as Error);
     if (http.expose) return new HttpProblem(http.status, (error as Error).message);
     return new HttpProblem(400, 'The request could not be read.');
   }
   return new HttpProblem(500, 'An unexpected error occurred; it has been logged with the request id.');
+}
+
+/** A body the JSON parser refused (co-body in strict mode, refusing `__proto__` keys). */
+function bodyParseProblem(error: Error): HttpProblem {
+  const at = (message: string, detail: string) =>
+    new HttpProblem(400, detail, { errors: [{ location: 'body', path: '/', message }] });
+  if (/only supports object and array/.test(error.message)) {
+    return at('must be a JSON object', 'The body must be a JSON object.');
+  }
+  if (/prototype property/.test(error.message)) {
+    return at('must not contain "__proto__" keys', 'The body uses the reserved key "__proto__"; rename it.');
+  }
+  // JSON.parse says where it stopped, e.g. "Expected ',' or '}' after property value in JSON at position 12".
+  return at(`is not valid JSON: ${error.message.slice(0, 200)}`, 'The body is not valid JSON; send one JSON object.');
 }
 
 function isConnectionRefused(error: unknown): boolean {

@@ -2,6 +2,8 @@
  * The fixtures every suite uses:
  *   api      - Playwright's request context against the started server, with a valid admin token,
  *              validating every response against openapi.yaml (see contract.ts)
+ *   request  - Playwright's own request fixture, overridden so that its responses are validated too:
+ *              no suite can reach the server without the contract check
  *   db       - a Slonik pool of the test process, straight to the test database, for verification
  *   cleanup  - registers what a test created; deletes it after the test in reverse order and
  *              logs (does not fail) when a step fails
@@ -18,6 +20,33 @@ export { expect } from '@playwright/test';
 export { sql };
 
 type RequestOptions = { data?: unknown; headers?: Record<string, string> };
+
+const VERBS = ['get', 'post', 'put', 'patch', 'delete', 'head'] as const;
+
+/** Playwright's request context, with every response checked against the contract. */
+export function validating(request: APIRequestContext): APIRequestContext {
+  return new Proxy(request, {
+    get(target, property, receiver) {
+      const original = Reflect.get(target, property, receiver) as unknown;
+      if (typeof original !== 'function') return original;
+      if (property === 'fetch') {
+        return async (urlOrRequest: string, options?: { method?: string }) => {
+          const response = await target.fetch(urlOrRequest, options as never);
+          await expectMatchesContract(response, (options?.method ?? 'GET').toUpperCase());
+          return response;
+        };
+      }
+      if ((VERBS as readonly (string | symbol)[]).includes(property)) {
+        return async (...args: unknown[]) => {
+          const response = (await (original as (...a: unknown[]) => Promise<APIResponse>).apply(target, args)) as APIResponse;
+          await expectMatchesContract(response, String(property).toUpperCase());
+          return response;
+        };
+      }
+      return (original as (...a: unknown[]) => unknown).bind(target);
+    },
+  });
+}
 
 /** HTTP through Playwright's request context; every answer is checked against the contract. */
 export class ApiClient {
@@ -50,6 +79,18 @@ export class ApiClient {
 
   post(path: string, data: unknown, options?: RequestOptions) {
     return this.fetch('POST', path, { ...options, data });
+  }
+
+  put(path: string, data: unknown, options?: RequestOptions) {
+    return this.fetch('PUT', path, { ...options, data });
+  }
+
+  patch(path: string, data: unknown, options?: RequestOptions) {
+    return this.fetch('PATCH', path, { ...options, data });
+  }
+
+  delete(path: string, options?: RequestOptions) {
+    return this.fetch('DELETE', path, options);
   }
 }
 
@@ -124,8 +165,18 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
     { scope: 'worker' },
   ],
 
-  api: async ({ request }, use) => {
+  request: async ({ request }, use) => {
+    await use(validating(request));
+  },
+
+  api: async ({ playwright }, use, testInfo) => {
+    // Its own context (ApiClient validates every answer itself), configured like `request`.
+    const request = await playwright.request.newContext({
+      baseURL: testInfo.project.use.baseURL,
+      extraHTTPHeaders: testInfo.project.use.extraHTTPHeaders,
+    });
     await use(new ApiClient(request, signToken()));
+    await request.dispose();
   },
 
   cleanup: async ({}, use) => {

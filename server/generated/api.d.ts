@@ -561,7 +561,7 @@ export interface components {
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
-            /** @description Gong's raw call metadata, kept as given. */
+            /** @description Gong's raw call metadata, kept as given (no NUL characters, no `__proto__` keys). */
             metadata?: Record<string, never>;
             /** @description Speakers to create with the call, in the same transaction. */
             speakers?: components["schemas"]["SpeakerCreate"][];

@@ -1,0 +1,72 @@
+/**
+ * The response validator itself (support/contract.ts): it must refuse what the contract does not
+ * declare, or every suite that relies on it could pass silently. No server needed: these are
+ * hand-made responses, each breaking exactly one rule, plus well-formed ones that must pass.
+ */
+import { expect, test } from '@playwright/test';
+import { expectMatchesContract, type ResponseLike } from './support/contract.js';
+
+const BASE = 'http://127.0.0.1:1';
+const REQUEST_ID = '3f2b9c1e-8a4d-4e7f-b1c2-d3e4f5a6b7c8';
+
+function response(path: string, status: number, body: unknown, headers: Record<string, string> = {}): ResponseLike {
+  const text = typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body);
+  const contentType = typeof body === 'string' ? 'text/plain' : 'application/json; charset=utf-8';
+  const all = { 'x-request-id': REQUEST_ID, ...(body === undefined ? {} : { 'content-type': contentType }), ...headers };
+  return {
+    url: () => `${BASE}${path}`,
+    status: () => status,
+    headers: () => all,
+    body: async () => Buffer.from(text),
+    json: async () => JSON.parse(text) as unknown,
+  };
+}
+
+const problem = (status: number, extra: Record<string, unknown> = {}) => ({
+  type: 'https://call-coach.dev/problems/x',
+  title: 'X',
+  status,
+  detail: 'What went wrong.',
+  ...extra,
+});
+const PROBLEM = { 'content-type': 'application/problem+json' };
+const CALL = '/calls/0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90';
+
+test.describe('contract validator', () => {
+  const accepted: [string, ResponseLike, string][] = [
+    ['a declared 200 with a valid body', response('/health', 200, { status: 'ok' }), 'GET'],
+    ['a declared 404 problem', response(CALL, 404, problem(404), PROBLEM), 'GET'],
+    ['a declared 503 with Retry-After', response(CALL, 503, problem(503), { ...PROBLEM, 'retry-after': '1' }), 'GET'],
+    ['a 404 problem for an unknown route', response('/nothing', 404, problem(404), PROBLEM), 'GET'],
+  ];
+  for (const [what, answer, method] of accepted) {
+    test(`accepts ${what}`, async () => {
+      await expectMatchesContract(answer, method);
+    });
+  }
+
+  const refused: [string, ResponseLike, string, RegExp][] = [
+    ['an undeclared status', response('/health', 418, problem(418), PROBLEM), 'GET', /status 418 is not declared/],
+    ['an undeclared 500', response(CALL, 500, problem(500), PROBLEM), 'GET', /status 500 is not declared/],
+    ['a body that breaks the schema', response('/health', 200, { status: 'fine' }), 'GET', /does not match the getHealth 200 schema/],
+    ['an undeclared property', response('/health', 200, { status: 'ok', extra: 1 }), 'GET', /does not match/],
+    ['an undeclared content type', response('/health', 200, 'ok'), 'GET', /content type text\/plain is not declared/],
+    ['a response without X-Request-Id', response('/health', 200, { status: 'ok' }, { 'x-request-id': '' }), 'GET', /X-Request-Id/],
+    ['a missing declared header', response(CALL, 503, problem(503), PROBLEM), 'GET', /Retry-After is missing/],
+    ['a header that breaks its schema', response(CALL, 503, problem(503), { ...PROBLEM, 'retry-after': 'soon' }), 'GET', /Retry-After: soon/],
+    ['a header out of its range', response(CALL, 503, problem(503), { ...PROBLEM, 'retry-after': '0' }), 'GET', /Retry-After: 0/],
+    ['an error that is not problem+json', response(CALL, 404, { message: 'no' }), 'GET', /problem\+json/],
+    ['a problem whose status differs', response(CALL, 404, problem(400), PROBLEM), 'GET', /problem status equals HTTP status/],
+    ['a problem without detail', response(CALL, 404, { type: 't', title: 'X', status: 404 }, PROBLEM), 'GET', /does not match/],
+    ['a stack trace in a problem', response(CALL, 404, problem(404, { detail: 'boom\n    at getCall (/srv/db/calls.ts:42:7)' }), PROBLEM), 'GET', /leaks internals/],
+    ['SQL in a problem', response(CALL, 404, problem(404, { detail: 'SELECT * FROM calls WHERE id = $1' }), PROBLEM), 'GET', /leaks internals/],
+    ['a PostgreSQL message in a problem', response('/calls', 400, problem(400, { detail: 'unsupported Unicode escape sequence' }), PROBLEM), 'POST', /leaks internals/],
+    ['a 200 on a route outside the contract', response('/nothing', 200, { ok: true }), 'GET', /only 404\/405/],
+    ['a method the contract lacks answered 200', response('/health', 200, { status: 'ok' }), 'PATCH', /only 404\/405/],
+  ];
+  for (const [what, answer, method, message] of refused) {
+    test(`refuses ${what}`, async () => {
+      await expect(expectMatchesContract(answer, method)).rejects.toThrow(message);
+    });
+  }
+});

@@ -1,0 +1,218 @@
+/**
+ * What must never get in or out: NUL characters, huge and odd text, prototype keys, duplicate
+ * keys; statement timeouts that become 503s rather than hangs; request ids on every log line.
+ * The last two use a dedicated server process (its own port, a tiny statement timeout, info logs)
+ * against the same test database, stopped with SIGTERM.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { ApiClient, expect, newCall, sql, test } from './support/fixtures.js';
+import { serverEnvironment, testEnvironment } from './support/test-environment.js';
+import { signToken } from './support/tokens.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+async function createCall(api: ApiClient, trackCall: (id: string) => void, overrides: Record<string, unknown> = {}) {
+  const response = await api.post('/calls', newCall(overrides));
+  expect(response.status(), JSON.stringify(await response.json())).toBe(201);
+  const call = await response.json();
+  trackCall(call.id);
+  return call;
+}
+
+test.describe('bad input is refused clearly or stored intact', { tag: '@integration' }, () => {
+  const nulBodies: [string, Record<string, unknown>, string][] = [
+    ['a NUL in a metadata value', { metadata: { note: 'a\u0000b' } }, '/metadata/note'],
+    ['a NUL deep inside metadata', { metadata: { a: [{ b: 'x\u0000' }] } }, '/metadata/a/0/b'],
+    ['a NUL in a metadata key', { metadata: { 'bad\u0000key': 1 } }, '/metadata/bad\u0000key'],
+    ['a NUL in the title', { title: 'Acme\u0000call' }, '/title'],
+    ['a NUL in a speaker name', { speakers: [{ name: 'Sa\u0000rah', role: 'ae', company_side: true }] }, '/speakers/0/name'],
+  ];
+  for (const [what, overrides, pointer] of nulBodies) {
+    test(`${what} is a 400 naming ${JSON.stringify(pointer)}, and nothing is stored`, async ({ api, db }) => {
+      const body = newCall(overrides);
+      const response = await api.post('/calls', body);
+      expect(response.status()).toBe(400);
+      const problem = await response.json();
+      expect(problem.errors).toContainEqual({ location: 'body', path: pointer, message: 'must not contain the NUL character (\\u0000)' });
+      expect(await db.pool.exists(sql.unsafe`SELECT 1 FROM calls WHERE gong_call_id = ${String(body.gong_call_id)}`)).toBe(false);
+    });
+  }
+
+  test('a NUL in a new speaker is a 400 too', async ({ api, trackCall }) => {
+    const call = await createCall(api, trackCall);
+    const response = await api.post(`/calls/${call.id}/speakers`, { name: 'x\u0000', role: 'se', company_side: true });
+    expect(response.status()).toBe(400);
+    expect((await response.json()).errors[0]).toMatchObject({ location: 'body', path: '/name' });
+  });
+
+  test('large and unusual text is stored intact', async ({ api, db, trackCall }) => {
+    const title = `${'ü'.repeat(200)} 🎧 שלום \u202e ${'x'.repeat(280)}`.slice(0, 500);
+    const huge = 'z'.repeat(700_000); // well inside the 1 MiB body limit
+    const metadata = { huge, emoji: '👩🏽‍💻', quote: `"'\\`, nested: { list: [1, 'two', null, true] }, ['__proto']: 'fine' };
+    const call = await createCall(api, trackCall, { title, metadata });
+    const fetched = await (await api.get(`/calls/${call.id}`)).json();
+    expect(fetched.title).toBe(title);
+    expect(fetched.metadata).toEqual(metadata);
+    const stored = await db.pool.oneFirst(sql.unsafe`SELECT length(metadata->>'huge') FROM calls WHERE id = ${call.id}`);
+    expect(stored).toBe(huge.length);
+  });
+
+  test('a title one character over its limit is a 400 naming it', async ({ api }) => {
+    const response = await api.post('/calls', newCall({ title: 'x'.repeat(501) }));
+    expect(response.status()).toBe(400);
+    expect((await response.json()).errors).toContainEqual(expect.objectContaining({ location: 'body', path: '/title' }));
+  });
+
+  for (const [what, raw] of [
+    ['__proto__ at the top', '{"__proto__": {"role": "admin"}, "title": "x"}'],
+    ['__proto__ inside metadata', '{"gong_call_id": "1", "title": "x", "scheduled_at": "2026-11-02T15:00:00Z", "metadata": {"__proto__": {"polluted": true}}}'],
+  ] as const) {
+    test(`${what} is refused as a reserved key, and nothing is polluted`, async ({ api }) => {
+      const response = await api.fetch('POST', '/calls', { data: Buffer.from(raw), headers: { 'Content-Type': 'application/json' } });
+      expect(response.status()).toBe(400);
+      const problem = await response.json();
+      expect(problem.detail).toMatch(/reserved key/);
+      expect(problem.errors[0]).toMatchObject({ location: 'body', path: '/' });
+      // The server's objects did not gain the property: a normal answer carries no such field.
+      expect(JSON.stringify(await (await api.get('/health')).json())).toBe('{"status":"ok"}');
+    });
+  }
+
+  test('constructor.prototype inside metadata is plain data: stored as given, nothing polluted', async ({ api, trackCall }) => {
+    const metadata = { constructor: { prototype: { polluted: true } } };
+    const call = await createCall(api, trackCall, { metadata });
+    expect((await (await api.get(`/calls/${call.id}`)).json()).metadata).toEqual(metadata);
+    expect(JSON.stringify(await (await api.get('/health')).json())).toBe('{"status":"ok"}');
+  });
+
+  test('a duplicate key counts with its last value (as documented)', async ({ api, trackCall }) => {
+    const body = newCall();
+    const raw = JSON.stringify(body).replace(/^\{/, '{"title": "the first title",');
+    const response = await api.fetch('POST', '/calls', { data: Buffer.from(raw), headers: { 'Content-Type': 'application/json' } });
+    expect(response.status()).toBe(201);
+    const call = await response.json();
+    trackCall(call.id);
+    expect(call.title).toBe(body.title);
+  });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+type Dedicated = { process: ChildProcess; baseURL: string; logs: string[] };
+
+/** A second server process on the test database, with its own settings; logs collected. */
+async function startServer(env: Record<string, string>): Promise<Dedicated> {
+  const port = await freePort();
+  const environment = testEnvironment();
+  const base = serverEnvironment(environment);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      ...base,
+      // Share the run's database (already migrated), never start a second embedded one.
+      DATABASE_URL: environment.databaseUrl,
+      EMBEDDED_PG_EPHEMERAL: 'false',
+      MIGRATE_ON_START: 'false',
+      PORT: String(port),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    const lines = buffered.split('\n');
+    buffered = lines.pop()!;
+    logs.push(...lines.filter(Boolean));
+  });
+  child.stderr!.on('data', (chunk: Buffer) => logs.push(`stderr: ${chunk.toString('utf8')}`));
+  const baseURL = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`dedicated server exited: ${logs.join('\n')}`);
+    try {
+      if ((await fetch(`${baseURL}/health`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`dedicated server did not start: ${logs.join('\n')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { process: child, baseURL, logs };
+}
+
+async function stopServer(server: Dedicated): Promise<void> {
+  if (server.process.exitCode !== null) return;
+  const exited = new Promise((resolve) => server.process.once('exit', resolve));
+  server.process.kill('SIGTERM');
+  await exited;
+}
+
+test.describe('a dedicated server with a 300 ms statement timeout and info logs', { tag: '@integration' }, () => {
+  test.describe.configure({ mode: 'serial' });
+  let server: Dedicated;
+  let api: ApiClient;
+  let dispose: () => Promise<void>;
+
+  test.beforeAll(async ({ playwright }) => {
+    server = await startServer({ DB_STATEMENT_TIMEOUT_MS: '300', LOG_LEVEL: 'info', DB_POOL_MAX: '3' });
+    const context = await playwright.request.newContext({ baseURL: server.baseURL });
+    api = new ApiClient(context, signToken());
+    dispose = () => context.dispose();
+  });
+
+  test.afterAll(async () => {
+    await dispose?.();
+    if (server) await stopServer(server);
+  });
+
+  test('a statement that runs too long is cancelled and answered 503 with Retry-After, not a hang', async ({ db, trackCall }) => {
+    const call = await createCall(api, trackCall);
+    // Hold the call's row lock: adding a speaker must wait for it (foreign key check) past 300 ms.
+    await db.transaction(async (transaction) => {
+      await transaction.query(sql.unsafe`SELECT id FROM calls WHERE id = ${call.id} FOR UPDATE`);
+      const started = Date.now();
+      const response = await api.post(`/calls/${call.id}/speakers`, { name: 'Slow Sam', role: 'se', company_side: true });
+      const elapsed = Date.now() - started;
+      expect(response.status()).toBe(503);
+      expect(response.headers()['retry-after']).toBe('1');
+      expect((await response.json()).detail).toMatch(/took too long/);
+      expect(elapsed).toBeGreaterThanOrEqual(250);
+      expect(elapsed).toBeLessThan(5_000);
+    });
+    // Nothing half-written, and the server recovered.
+    const fetched = await api.get(`/calls/${call.id}`);
+    expect(fetched.status()).toBe(200);
+    expect((await fetched.json()).speakers.map((s: { name: string }) => s.name)).not.toContain('Slow Sam');
+  });
+
+  test('every log line is JSON and every request line carries its request id', async () => {
+    const ids = ['trace-hardening-1', 'trace-hardening-2'];
+    await api.get('/health', { headers: { 'X-Request-Id': ids[0]! } });
+    await api.get('/calls/00000000-0000-4000-8000-000000000000', { headers: { 'X-Request-Id': ids[1]! } });
+    await expect.poll(() => server.logs.filter((line) => ids.some((id) => line.includes(id))).length).toBe(2);
+    const entries = server.logs.filter((line) => !line.startsWith('stderr:')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const requests = entries.filter((entry) => entry.msg === 'request');
+    expect(requests.length).toBeGreaterThanOrEqual(2);
+    for (const entry of requests) expect(entry.request_id, JSON.stringify(entry)).toEqual(expect.any(String));
+    expect(requests.find((entry) => entry.request_id === ids[1])).toMatchObject({ method: 'GET', status: 404 });
+    // The 503 above was logged in full (with its error) under its request id too.
+    const failure = entries.find((entry) => entry.msg === 'request failed');
+    expect(failure, 'the timed-out request was logged').toBeDefined();
+    expect(failure!.request_id).toEqual(expect.any(String));
+    expect(requests.some((entry) => entry.request_id === failure!.request_id && entry.status === 503)).toBe(true);
+  });
+});

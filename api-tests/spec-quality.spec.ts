@@ -1,0 +1,150 @@
+/**
+ * The contract's own quality, read from openapi.yaml (no server, no database): every operation
+ * is named, summarised, tagged, has examples that validate against their own schemas, and
+ * declares the errors it can answer with. Redocly's lint (`npm run lint:spec`) covers the rest.
+ */
+import { expect, test } from '@playwright/test';
+import type { OpenAPIV3 } from 'openapi-types';
+import { contract, schemaErrors } from './support/contract.js';
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'] as const;
+
+type Op = { method: string; path: string; operation: OpenAPIV3.OperationObject; parameters: OpenAPIV3.ParameterObject[] };
+
+async function document(): Promise<OpenAPIV3.Document> {
+  return (await contract()).definition as OpenAPIV3.Document; // dereferenced
+}
+
+async function operations(): Promise<Op[]> {
+  const doc = await document();
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    METHODS.filter((method) => item?.[method]).map((method) => {
+      const operation = item![method]!;
+      const parameters = [...(item!.parameters ?? []), ...(operation.parameters ?? [])] as OpenAPIV3.ParameterObject[];
+      return { method: method.toUpperCase(), path, operation, parameters };
+    }),
+  );
+}
+
+/** Each named example of a media type (or its single `example`), as [name, value]. */
+function examplesOf(media: OpenAPIV3.MediaTypeObject | OpenAPIV3.ParameterObject): [string, unknown][] {
+  const named = Object.entries((media.examples ?? {}) as Record<string, OpenAPIV3.ExampleObject>).map(
+    ([name, example]) => [name, example.value] as [string, unknown],
+  );
+  return media.example !== undefined ? [['example', media.example], ...named] : named;
+}
+
+/** `value` as a client sees it on the wire for a non-JSON media type (YAML, HTML): text. */
+function checkExample(where: string, schema: object | undefined, value: unknown): string[] {
+  if (!schema) return [`${where}: no schema to check the example against`];
+  return schemaErrors(schema, value).map((error) => `${where}: ${error}`);
+}
+
+test.describe('openapi.yaml quality', () => {
+  test('every operation has an operationId, a summary and a declared tag', async () => {
+    const doc = await document();
+    const tags = new Set((doc.tags ?? []).map((tag) => tag.name));
+    const ops = await operations();
+    expect(ops.length).toBeGreaterThan(0);
+    const problems = ops.flatMap(({ method, path, operation }) => {
+      const where = `${method} ${path}`;
+      return [
+        ...(operation.operationId ? [] : [`${where}: no operationId`]),
+        ...(operation.summary?.trim() ? [] : [`${where}: no summary`]),
+        ...(operation.tags?.length ? [] : [`${where}: no tag`]),
+        ...(operation.tags ?? []).filter((tag) => !tags.has(tag)).map((tag) => `${where}: tag ${tag} is not declared`),
+      ];
+    });
+    expect(problems).toEqual([]);
+  });
+
+  test('every operation declares the client errors it can answer with', async () => {
+    const doc = await document();
+    const problems = (await operations()).flatMap(({ method, path, operation, parameters }) => {
+      const where = `${method} ${path} (${operation.operationId})`;
+      const statuses = Object.keys(operation.responses);
+      const needs = (status: string, why: string) => (statuses.includes(status) ? [] : [`${where}: ${why}, so it must declare ${status}`]);
+      const isProtected = (operation.security ?? doc.security ?? []).some((requirement) => Object.keys(requirement).length > 0);
+      const takesInput = parameters.length > 0 || Boolean(operation.requestBody);
+      const errors = statuses.filter((status) => /^4/.test(status));
+      return [
+        // The only operations without a 4xx are public ones without input (see .redocly.lint-ignore.yaml).
+        ...(errors.length === 0 && (isProtected || takesInput) ? [`${where}: declares no 4xx response`] : []),
+        ...(takesInput ? needs('400', 'it takes input') : []),
+        ...(isProtected ? needs('401', 'it needs a token') : []),
+        // A PUT to a named resource may create it (an upsert), so it need not answer 404.
+        ...(parameters.some((parameter) => parameter.in === 'path') && method !== 'PUT' ? needs('404', 'it names a resource') : []),
+        ...(operation.requestBody ? [...needs('413', 'it takes a body'), ...needs('415', 'it takes a body')] : []),
+        // 5xx may differ on purpose: getReady's 503 is the same readiness report as its 200.
+        ...statuses
+          .filter((status) => /^4/.test(status))
+          .filter((status) => !(operation.responses[status] as OpenAPIV3.ResponseObject).content?.['application/problem+json'])
+          .map((status) => `${where}: ${status} is not application/problem+json`),
+        ...statuses
+          .filter((status) => !(operation.responses[status] as OpenAPIV3.ResponseObject).headers?.['X-Request-Id'])
+          .map((status) => `${where}: ${status} does not declare X-Request-Id`),
+      ];
+    });
+    expect(problems).toEqual([]);
+  });
+
+  test('every request body, response body and parameter has examples, and each matches its own schema', async () => {
+    let checked = 0;
+    const problems = (await operations()).flatMap(({ method, path, operation, parameters }) => {
+      const where = `${method} ${path}`;
+      const found: string[] = [];
+      const media: [string, OpenAPIV3.MediaTypeObject][] = [];
+      const body = operation.requestBody as OpenAPIV3.RequestBodyObject | undefined;
+      for (const [type, content] of Object.entries(body?.content ?? {})) media.push([`${where} request ${type}`, content]);
+      for (const [status, response] of Object.entries(operation.responses)) {
+        for (const [type, content] of Object.entries((response as OpenAPIV3.ResponseObject).content ?? {})) {
+          media.push([`${where} ${status} ${type}`, content]);
+        }
+      }
+      for (const [label, content] of media) {
+        const examples = examplesOf(content);
+        if (examples.length === 0) found.push(`${label}: no example`);
+        for (const [name, value] of examples) {
+          checked += 1;
+          found.push(...checkExample(`${label} example ${name}`, content.schema as object | undefined, value));
+        }
+      }
+      for (const parameter of parameters) {
+        const examples = examplesOf(parameter);
+        // Path parameters must show an example; query and header examples are checked when given.
+        if (examples.length === 0 && parameter.in === 'path') found.push(`${where} parameter ${parameter.name}: no example`);
+        for (const [name, value] of examples) {
+          checked += 1;
+          found.push(...checkExample(`${where} parameter ${parameter.name} example ${name}`, parameter.schema as object, value));
+        }
+      }
+      return found;
+    });
+    expect(problems).toEqual([]);
+    expect(checked, 'examples checked').toBeGreaterThan(10);
+  });
+
+  test('schema-level and header examples match their schemas', async () => {
+    const doc = await document();
+    const problems: string[] = [];
+    let checked = 0;
+    const visit = (node: unknown, where: string, seen: Set<unknown>): void => {
+      if (!node || typeof node !== 'object' || seen.has(node)) return;
+      seen.add(node);
+      const record = node as Record<string, unknown>;
+      if ('example' in record && 'type' in record) {
+        checked += 1;
+        problems.push(...checkExample(`${where} example`, record, record.example));
+      }
+      if ('example' in record && record.schema && typeof record.schema === 'object') {
+        checked += 1;
+        problems.push(...checkExample(`${where} example`, record.schema, record.example));
+      }
+      for (const [key, child] of Object.entries(record)) if (key !== 'example' && key !== 'examples') visit(child, `${where}/${key}`, seen);
+    };
+    visit(doc.components?.schemas, '#/components/schemas', new Set());
+    visit(doc.components?.headers, '#/components/headers', new Set());
+    expect(problems).toEqual([]);
+    expect(checked).toBeGreaterThan(0);
+  });
+});
