@@ -5,7 +5,7 @@
  *   npm run bench -- --calls 10000 --segments 100000 --duration 5   # a quick run
  *   npm run bench -- --reuse                        # keep the seeded database in .data/bench/ for next time
  *   BENCH_DATABASE_URL=postgres://… npm run bench   # an empty database of yours (seeded once, then reused)
- *   npm run bench -- --profile                      # also write a V8 CPU profile of the service to .data/bench/profiles/
+ *   npm run bench -- --profile                      # also V8 CPU profiles of the service (.data/bench/profiles/) and the bare server (…/bare/)
  *
  * It seeds (scripts/bench-seed.ts), starts the service (`node --import tsx server/main.ts`,
  * NODE_ENV=production, LOG_LEVEL=warn, a random 64-character JWT_SECRET, pool of 10) and the
@@ -410,7 +410,12 @@ try {
     args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
   );
   procs.push(service);
-  const bare = await startProcess('bare', 'scripts/bench-bare-server.ts', { DATABASE_URL: target.url, DB_POOL_MAX: String(POOL) });
+  const bare = await startProcess(
+    'bare',
+    'scripts/bench-bare-server.ts',
+    { DATABASE_URL: target.url, DB_POOL_MAX: String(POOL) },
+    args.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, 'bare')}`] : [],
+  );
   procs.push(bare);
   const token = jwt.sign({ sub: 'bench', email: 'bench@example.com', role: 'admin' }, secret, { algorithm: 'HS256', expiresIn: 3600 });
   const auth = { authorization: `Bearer ${token}` };
