@@ -7,7 +7,8 @@
  *   BENCH_DATABASE_URL=postgres://… npm run bench   # an empty database of yours (seeded once, then reused)
  *   npm run bench -- --profile                      # also V8 CPU profiles of the service (.data/bench/profiles/) and the bare server (…/bare/)
  *
- * It seeds (scripts/bench-seed.ts), starts the service (`node --import tsx server/main.ts`,
+ * It seeds (scripts/bench-seed.ts), starts the service (`node --max-semi-space-size=8 --import tsx server/main.ts`
+ * as `npm start` does; other V8 flags with --node-args='…'),
  * NODE_ENV=production, LOG_LEVEL=warn, a random 64-character JWT_SECRET, pool of 10) and the
  * bare server (scripts/bench-bare-server.ts, node:http + pg, pool of 10) on free ports, loads
  * both with autocannon, samples each server's VmRSS from /proc, and prints a Markdown table,
@@ -28,6 +29,8 @@ import { migrate } from '../db/migrate.js';
 import { seedDatabase, seededSize, VOCABULARY, type SeedSize } from './bench-seed.js';
 import { freePort } from './free-port.js';
 
+/** Keep in step with package.json's `start`: the bench measures the service as it is started. */
+const SERVICE_NODE_ARGS = '--max-semi-space-size=8';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
   options: {
@@ -41,6 +44,8 @@ const { values: args } = parseArgs({
     'no-explain': { type: 'boolean', default: false },
     'shared-buffers': { type: 'string' },
     only: { type: 'string', default: 'get,post,list,search,ingest,concurrency' },
+    // V8 flags for the service, space-separated; by default the ones `npm start` uses.
+    'node-args': { type: 'string', default: SERVICE_NODE_ARGS },
   },
 });
 const size: SeedSize = {
@@ -407,9 +412,10 @@ try {
       NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: secret, DATABASE_URL: target.url,
       DB_POOL_MAX: String(POOL), MIGRATE_ON_START: 'false',
     },
-    args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    [...args['node-args'].split(' ').filter(Boolean), ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
   );
   procs.push(service);
+  log(`service node args: ${args['node-args'] || '(none)'}; idle RSS ${Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${service.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024)} MB`);
   const bare = await startProcess(
     'bare',
     'scripts/bench-bare-server.ts',
@@ -500,7 +506,7 @@ try {
     '',
     `- machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}`,
     `- data: ${ids.length} seeded calls, ${segments} transcript segments over ${size.transcriptCalls} calls; ${BENCH_DB()}`,
-    `- command: \`npm run bench -- ${process.argv.slice(2).join(' ')}\`; ${DURATION} s per scenario, autocannon, pool ${POOL} for both servers`,
+    `- command: \`npm run bench -- ${process.argv.slice(2).join(' ')}\`; ${DURATION} s per scenario, autocannon, pool ${POOL} for both servers; service node flags: ${args['node-args'] || '(none)'}`,
     `- load average (1, 5, 15 min): before ${startLoad}; after ${endLoad}`,
     '',
     table(rows),
