@@ -57,6 +57,11 @@ test.describe('listing calls', { tag: '@integration' }, () => {
     const forged = await api.get('/calls?cursor=bm90LWEtY3Vyc29y');
     expect(forged.status()).toBe(400);
     expect((await forged.json()).errors[0]).toMatchObject({ location: 'query', path: '/cursor' });
+    // Well-formed JSON of the right length, but not a (timestamp, uuid) position.
+    const wrongShape = Buffer.from(JSON.stringify(['next tuesday', 'not-a-uuid'])).toString('base64url');
+    const reshaped = await api.get(`/calls?cursor=${wrongShape}`);
+    expect(reshaped.status()).toBe(400);
+    expect((await reshaped.json()).errors[0]).toMatchObject({ location: 'query', path: '/cursor' });
   });
 });
 

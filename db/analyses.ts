@@ -1,6 +1,6 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import type * as s from 'zapatos/schema';
-import { decodeCursor, InvalidCursorError, page } from './cursor.js';
+import { decodeCursor, page } from './cursor.js';
 import type { Database } from './pool.js';
 import { visibleCall, type Scope } from './scope.js';
 import { rowsOf } from './typed.js';
@@ -91,17 +91,6 @@ export function getAnalysis(db: Database, analysisId: string, scope: Scope): Pro
   return db.connect((connection) => selectAnalysis(connection, analysisId, scope));
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** A (created_at, id) keyset position, checked before it reaches SQL. */
-function decodeTimeCursor(cursor: string): [string, string] {
-  const [at, id] = decodeCursor(cursor, 2);
-  if (typeof at !== 'string' || Number.isNaN(Date.parse(at)) || typeof id !== 'string' || !UUID.test(id)) {
-    throw new InvalidCursorError();
-  }
-  return [at, id];
-}
-
 /**
  * A page of a call's analyses, newest first (keyset on created_at, id), or null when there is no
  * such call or the scope may not see it.
@@ -112,7 +101,7 @@ export function listCallAnalyses(
   scope: Scope,
   options: { limit: number; cursor?: string },
 ): Promise<{ data: AnalysisRecord[]; next_cursor: string | null } | null> {
-  const after = options.cursor ? decodeTimeCursor(options.cursor) : null;
+  const after = options.cursor ? decodeCursor(options.cursor, ['timestamp', 'uuid']) : null;
   const keyset = after
     ? sql.fragment`(a.created_at, a.id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`
     : sql.fragment`TRUE`;

@@ -7,6 +7,7 @@ import {
 } from 'slonik';
 import type * as s from 'zapatos/schema';
 import { decodeCursor, page } from './cursor.js';
+import { containsPattern } from './like.js';
 import type { Database } from './pool.js';
 import { visibleCall, type Scope } from './scope.js';
 import { rowsOf } from './typed.js';
@@ -90,11 +91,6 @@ export function getCallJson(db: Database, callId: string, scope: Scope): Promise
   );
 }
 
-/** `%` and `_` in user text match themselves, not any character. */
-function likePattern(word: string): string {
-  return `%${word.replace(/[\\%_]/g, '\\$&')}%`;
-}
-
 /**
  * A page of calls, newest scheduled first, keyset-paginated on (scheduled_at, id), as the JSON
  * text of the list answer (`{"data": [...], "next_cursor": ...}`): each call's JSON is built by
@@ -113,11 +109,11 @@ export async function listCallsJson(db: Database, filters: CallFilters, scope: S
   }
   if (filters.scheduled_to !== undefined) conditions.push(sql.fragment`c.scheduled_at < ${filters.scheduled_to}::timestamptz`);
   for (const word of (filters.q ?? '').split(/\s+/).filter(Boolean).slice(0, 10)) {
-    conditions.push(sql.fragment`c.title ILIKE ${likePattern(word)}`);
+    conditions.push(sql.fragment`c.title ILIKE ${containsPattern(word)}`);
   }
   if (filters.cursor !== undefined) {
-    const [scheduledAt, id] = decodeCursor(filters.cursor, 2);
-    conditions.push(sql.fragment`(c.scheduled_at, c.id) < (${String(scheduledAt)}::timestamptz, ${String(id)}::uuid)`);
+    const [scheduledAt, id] = decodeCursor(filters.cursor, ['timestamp', 'uuid']);
+    conditions.push(sql.fragment`(c.scheduled_at, c.id) < (${scheduledAt}::timestamptz, ${id}::uuid)`);
   }
   const rows = await db.connect((connection) =>
     connection.any(sql.type(rowsOf<{ call: string; scheduled_at: string; id: string }>())`

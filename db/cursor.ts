@@ -13,19 +13,32 @@ export function encodeCursor(position: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(position)).toString('base64url');
 }
 
-/** The position, checked to have `length` string/number members. */
-export function decodeCursor(cursor: string, length: number): (string | number)[] {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What each member of a keyset position may be; checked before it reaches SQL. */
+const PARTS = {
+  timestamp: (value: unknown): value is string => typeof value === 'string' && !Number.isNaN(Date.parse(value)),
+  uuid: (value: unknown): value is string => typeof value === 'string' && UUID.test(value),
+  number: (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value),
+  text: (value: unknown): value is string => typeof value === 'string',
+};
+type Part = keyof typeof PARTS;
+type Decoded<P extends readonly Part[]> = { [K in keyof P]: P[K] extends 'number' ? number : string };
+
+/** The position, checked member by member against `parts` (e.g. ['timestamp', 'uuid']). */
+export function decodeCursor<const P extends readonly Part[]>(cursor: string, parts: P): Decoded<P> {
+  let position: unknown;
   try {
-    const position: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(position) &&
-      position.length === length &&
-      position.every((part) => typeof part === 'string' || typeof part === 'number')
-    ) {
-      return position;
-    }
+    position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    // fall through
+    throw new InvalidCursorError();
+  }
+  if (
+    Array.isArray(position) &&
+    position.length === parts.length &&
+    parts.every((part, index) => PARTS[part](position[index]))
+  ) {
+    return position as Decoded<P>;
   }
   throw new InvalidCursorError();
 }

@@ -4,7 +4,6 @@ export {
   CheckIntegrityConstraintViolationError,
   ConnectionError,
   ForeignKeyIntegrityConstraintViolationError,
-  IntegrityConstraintViolationError,
   NotNullIntegrityConstraintViolationError,
   StatementCancelledError,
   StatementTimeoutError,

@@ -1,6 +1,7 @@
 import { sql, type CommonQueryMethods, type FragmentSqlToken } from 'slonik';
 import type * as s from 'zapatos/schema';
-import { decodeCursor, InvalidCursorError, page } from './cursor.js';
+import { decodeCursor, page } from './cursor.js';
+import { containsPattern } from './like.js';
 import type { Database } from './pool.js';
 import type { Scope } from './scope.js';
 import { rowsOf } from './typed.js';
@@ -29,17 +30,11 @@ export async function listReps(
   scope: Scope,
   filters: RepFilters,
 ): Promise<{ data: RepRecord[]; next_cursor: string | null }> {
-  let after: string | null = null;
-  if (filters.cursor) {
-    const [email] = decodeCursor(filters.cursor, 1);
-    if (typeof email !== 'string') throw new InvalidCursorError();
-    after = email;
-  }
+  const after = filters.cursor ? decodeCursor(filters.cursor, ['text'])[0] : null;
   const conditions = [visibleRep(scope)];
   if (filters.role) conditions.push(sql.fragment`r.role = ${filters.role}`);
   if (filters.q) {
-    // The search text is matched literally: LIKE's wildcards and escape character are escaped.
-    const pattern = `%${filters.q.replace(/[\\%_]/g, '\\$&')}%`;
+    const pattern = containsPattern(filters.q);
     conditions.push(sql.fragment`(r.name ILIKE ${pattern} OR r.email ILIKE ${pattern})`);
   }
   if (after !== null) conditions.push(sql.fragment`r.email > ${after}`);

@@ -1,6 +1,6 @@
 import { sql } from 'slonik';
 import type { Database } from './pool.js';
-import { decodeCursor, InvalidCursorError, page } from './cursor.js';
+import { decodeCursor, page } from './cursor.js';
 import { visibleCall, type Scope } from './scope.js';
 import { rowsOf } from './typed.js';
 
@@ -157,10 +157,7 @@ export type SearchInput = { q: string; callId?: string; limit: number; cursor?: 
  * words (only stop words) matches nothing.
  */
 export async function searchTranscripts(db: Database, scope: Scope, input: SearchInput) {
-  const after = input.cursor ? decodeCursor(input.cursor, 2) : null;
-  if (after && (typeof after[0] !== 'number' || typeof after[1] !== 'string' || !isUuid(after[1]))) {
-    throw new InvalidCursorError();
-  }
+  const after = input.cursor ? decodeCursor(input.cursor, ['number', 'uuid']) : null;
   const rows = await db.connect((connection) =>
     connection.any(sql.type(rowsOf<{ hit: SearchHit; rank: number }>())`
       WITH query AS (SELECT websearch_to_tsquery('english', ${input.q}) AS q),
@@ -178,7 +175,7 @@ export async function searchTranscripts(db: Database, scope: Scope, input: Searc
       ),
       hits AS (
         SELECT * FROM ranked r
-        WHERE ${after ? sql.fragment`(r.rank, r.id) < (${after[0]!}::real, ${after[1]!}::uuid)` : sql.fragment`TRUE`}
+        WHERE ${after ? sql.fragment`(r.rank, r.id) < (${after[0]}::real, ${after[1]}::uuid)` : sql.fragment`TRUE`}
         ORDER BY r.rank DESC, r.id DESC
         LIMIT ${input.limit + 1}
       )
@@ -199,10 +196,6 @@ export async function searchTranscripts(db: Database, scope: Scope, input: Searc
   );
   const result = page(rows, input.limit, (last) => [last.rank, last.hit.segment_id]);
   return { data: result.data.map((row) => row.hit), next_cursor: result.next_cursor };
-}
-
-function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }
 
 export type ConversationMetrics = {

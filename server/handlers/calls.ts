@@ -11,14 +11,14 @@ type SpeakerBody = RequestBody<'addSpeaker'>;
 
 // Column CHECK constraints hold the same enums as the contract; the generated row types only
 // know `string`. Responses are validated against the spec in every test.
-export const asCall = (record: calls.CallRecord) => record as unknown as Call;
+const asCall = (record: calls.CallRecord) => record as unknown as Call;
 const asSpeaker = (record: calls.SpeakerRecord) => record as unknown as Speaker;
 
 /**
  * Two speakers of one request with the same email or Gong speaker id would be one person
  * twice; the contract cannot say so, so the handler does (400, naming the second one).
  */
-export function assertDistinctSpeakers(speakers: readonly SpeakerBody[] = []): void {
+function assertDistinctSpeakers(speakers: readonly SpeakerBody[] = []): void {
   for (const key of ['email', 'gong_speaker_id'] as const) {
     const seen = new Set<string>();
     speakers.forEach((speaker, index) => {
