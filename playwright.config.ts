@@ -17,7 +17,9 @@ export default defineConfig({
     extraHTTPHeaders: { Accept: 'application/json, application/problem+json' },
   },
   webServer: {
-    command: 'node --import tsx server/main.ts',
+    // The production bundle, as `npm start` runs it (built again here so a direct `npx playwright test`
+    // never tests a stale one).
+    command: 'npm run build --silent && exec node dist/server.js',
     url: `${environment.baseURL}/health`,
     env: serverEnvironment(environment),
     reuseExistingServer: false,

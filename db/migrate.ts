@@ -4,7 +4,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+// Relative to the project root, not to this file: the same line runs from db/migrate.ts and from the
+// bundle dist/server.js, both one directory below the root.
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../db/migrations/', import.meta.url));
 
 // Any constant works; it only has to be the same for every instance of this service.
 const MIGRATION_LOCK_KEY = 7_241_903_118;

@@ -7,14 +7,15 @@
  *   BENCH_DATABASE_URL=postgres://… npm run bench   # an empty database of yours (seeded once, then reused)
  *   npm run bench -- --profile                      # also V8 CPU profiles of the service (.data/bench/profiles/) and the bare server (…/bare/)
  *
- * It seeds (scripts/bench-seed.ts), starts the service (`node --max-semi-space-size=8 --import tsx server/main.ts`
- * as `npm start` does; other V8 flags with --node-args='…'),
+ * It seeds (scripts/bench-seed.ts), builds and starts the service (`node --max-semi-space-size=8 dist/server.js`
+ * as `npm start` does; other V8 flags with --node-args='…'; `--from-source` runs both servers'
+ * TypeScript through tsx instead, as before the build step existed),
  * NODE_ENV=production, LOG_LEVEL=warn, a random 64-character JWT_SECRET, pool of 10) and the
  * bare server (scripts/bench-bare-server.ts, node:http + pg, pool of 10) on free ports, loads
  * both with autocannon, samples each server's VmRSS from /proc, and prints a Markdown table,
  * then EXPLAIN (ANALYZE, BUFFERS) of the search and list queries. Not part of `npm test`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -22,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { build } from 'esbuild';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
 import { makeTempDataDir, startEmbeddedPostgres } from '../db/embedded.js';
@@ -46,6 +48,7 @@ const { values: args } = parseArgs({
     only: { type: 'string', default: 'get,post,list,search,ingest,concurrency' },
     // V8 flags for the service, space-separated; by default the ones `npm start` uses.
     'node-args': { type: 'string', default: SERVICE_NODE_ARGS },
+    'from-source': { type: 'boolean', default: false },
   },
 });
 const size: SeedSize = {
@@ -105,11 +108,24 @@ async function prepare(url: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------- processes
+/** What each server runs: the bundles (the service's by `npm run build`, as `npm start`), or the sources. */
+async function buildEntries(): Promise<{ service: string; bare: string }> {
+  if (args['from-source']) return { service: 'server/main.ts', bare: 'scripts/bench-bare-server.ts' };
+  const built = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('npm run build failed');
+  const bare = path.join('.data', 'bench', 'bare-server.js');
+  await build({
+    entryPoints: ['scripts/bench-bare-server.ts'], absWorkingDir: ROOT, outfile: bare,
+    bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning',
+  });
+  return { service: 'dist/server.js', bare };
+}
+
 type Proc = { name: string; child: ChildProcess; baseURL: string; output: () => string };
 
 async function startProcess(name: string, script: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Proc> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
+  const child = spawn(process.execPath, [...nodeArgs, ...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), script], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -405,9 +421,10 @@ try {
   const secret = randomBytes(32).toString('hex');
   const profileDir = path.join(ROOT, '.data', 'bench', 'profiles');
   if (args.profile) await mkdir(profileDir, { recursive: true });
+  const entries = await buildEntries();
   const service = await startProcess(
     'service',
-    'server/main.ts',
+    entries.service,
     {
       NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: secret, DATABASE_URL: target.url,
       DB_POOL_MAX: String(POOL), MIGRATE_ON_START: 'false',
@@ -418,7 +435,7 @@ try {
   log(`service node args: ${args['node-args'] || '(none)'}; idle RSS ${Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${service.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024)} MB`);
   const bare = await startProcess(
     'bare',
-    'scripts/bench-bare-server.ts',
+    entries.bare,
     { DATABASE_URL: target.url, DB_POOL_MAX: String(POOL) },
     args.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, 'bare')}`] : [],
   );
@@ -506,7 +523,7 @@ try {
     '',
     `- machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}`,
     `- data: ${ids.length} seeded calls, ${segments} transcript segments over ${size.transcriptCalls} calls; ${BENCH_DB()}`,
-    `- command: \`npm run bench -- ${process.argv.slice(2).join(' ')}\`; ${DURATION} s per scenario, autocannon, pool ${POOL} for both servers; service node flags: ${args['node-args'] || '(none)'}`,
+    `- command: \`npm run bench -- ${process.argv.slice(2).join(' ')}\`; ${DURATION} s per scenario, autocannon, pool ${POOL} for both servers; service node flags: ${args['node-args'] || '(none)'}; servers run ${args['from-source'] ? 'from source through tsx' : 'as esbuild bundles (dist/server.js, as npm start)'}`,
     `- load average (1, 5, 15 min): before ${startLoad}; after ${endLoad}`,
     '',
     table(rows),

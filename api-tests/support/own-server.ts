@@ -1,6 +1,7 @@
 /**
  * A service process of a test's own, for tests that would disturb the shared server (pool
- * saturation, database restarts, shutdown): `node --import tsx server/main.ts` on a free port,
+ * saturation, database restarts, shutdown): `node dist/server.js` (the bundle the shared
+ * webServer built) on a free port,
  * with its own database and settings. Always stop it (`stop()` in `finally`).
  *
  *   database: { url }      -> DATABASE_URL (e.g. a scratch database, or an embedded PostgreSQL the
@@ -65,7 +66,7 @@ export async function startOwnServer(options: OwnServerOptions): Promise<OwnServ
     ...databaseEnv,
     ...options.env,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['dist/server.js'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
