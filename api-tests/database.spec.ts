@@ -147,6 +147,22 @@ observed.describe('transactions', { tag: '@integration' }, () => {
     );
     expect(left).toEqual([{ speakers: 0, transcripts: 0, analyses: 0 }]);
   });
+  observed('a segment carries its call\'s scheduled_at: filled in when inserted by hand, moved with the call, never different', async ({ api, db, observer, trackCall }) => {
+    const call = await (await api.post('/calls', newCall({ scheduled_at: '2026-09-01T10:00:00.5Z' }))).json();
+    trackCall(call.id);
+    const copyMatches = (at: string) =>
+      observer.value('SELECT bool_and(call_scheduled_at = $2::timestamptz) FROM transcripts WHERE call_id = $1', [call.id, at]);
+    await db.pool.query(sql.unsafe`
+      INSERT INTO transcripts (call_id, sequence_number, start_time_ms, text) VALUES (${call.id}, 0, 0, 'Hello')`);
+    expect(await copyMatches('2026-09-01T10:00:00.5Z')).toBe(true);
+    await db.pool.query(sql.unsafe`UPDATE calls SET scheduled_at = '2026-09-02T10:00:00Z' WHERE id = ${call.id}`);
+    expect(await copyMatches('2026-09-02T10:00:00Z')).toBe(true);
+    const refused = await db.pool
+      .query(sql.unsafe`UPDATE transcripts SET call_scheduled_at = '2026-09-03T10:00:00Z' WHERE call_id = ${call.id}`)
+      .then(() => null, (error: { constraint?: string }) => error);
+    expect(refused?.constraint).toBe('transcripts_call_fkey');
+    expect(await copyMatches('2026-09-02T10:00:00Z')).toBe(true);
+  });
 });
 
 observed.describe('migrations', { tag: '@integration' }, () => {

@@ -10,12 +10,18 @@ const DAN = '6432345678555530068'; // prospect, customer side
 const UNKNOWN_CALL = '00000000-0000-4000-8000-000000000000';
 
 /** A call whose speakers carry Gong speaker ids; returns its id and the speakers' emails. */
-async function createCall(api: ApiClient, trackCall: (id: string) => void, extraSpeakers: unknown[] = []) {
+async function createCall(
+  api: ApiClient,
+  trackCall: (id: string) => void,
+  extraSpeakers: unknown[] = [],
+  fields: Record<string, unknown> = {},
+) {
   const sarah = uniqueEmail('sarah');
   const dan = uniqueEmail('dan');
   const response = await api.post(
     '/calls',
     newCall({
+      ...fields,
       speakers: [
         { name: 'Sarah Chen', email: sarah, role: 'ae', company_side: true, gong_speaker_id: SARAH },
         { name: 'Dan Ortiz', email: dan, role: 'prospect', company_side: false, gong_speaker_id: DAN },
@@ -346,43 +352,48 @@ test.describe('transcripts API', { tag: '@integration' }, () => {
     expect(hits.data[0].text).toBe(`Try <img src=x onerror=alert(1)> & ${word} <b>now</b>`);
   });
 
-  test('search ranks matches, highlights them, pages by cursor and filters by call', async ({ api, trackCall }) => {
+  test('search lists matches newest call first, then in speaking order; highlights, pages by cursor, filters by call', async ({ api, trackCall }) => {
     const word = uniqueWord();
-    const first = await createCall(api, trackCall);
-    const second = await createCall(api, trackCall);
-    await putTranscript(api, first.id, [
+    const older = await createCall(api, trackCall, [], { scheduled_at: '2026-10-01T09:00:00Z' });
+    const newer = await createCall(api, trackCall, [], { scheduled_at: '2026-11-02T15:00:00.123456Z' });
+    const sameTime = await createCall(api, trackCall, [], { scheduled_at: '2026-11-02T15:00:00.123456Z' });
+    await putTranscript(api, older.id, [
       {
         speakerId: SARAH,
         sentences: [
           { start: 0, end: 1000, text: `One ${word} here.` },
-          { start: 1000, end: 2000, text: `A ${word}, another ${word} and a third ${word}.` },
-          { start: 2000, end: 3000, text: 'Nothing to see.' },
+          { start: 1000, end: 2000, text: 'Nothing to see.' },
+          { start: 2000, end: 3000, text: `A ${word}, another ${word} and a third ${word}.` },
         ],
       },
       { speakerId: DAN, sentences: [{ start: 3000, end: 4000, text: `Two: ${word} then ${word} again.` }] },
     ]);
-    await putTranscript(api, second.id, [{ speakerId: DAN, sentences: [{ start: 0, end: 1000, text: `Elsewhere ${word} ${word} ${word} ${word}.` }] }]);
+    await putTranscript(api, newer.id, [{ speakerId: DAN, sentences: [{ start: 0, end: 1000, text: `Elsewhere ${word}.` }] }]);
+    await putTranscript(api, sameTime.id, [
+      { speakerId: SARAH, sentences: [{ start: 0, end: 1000, text: `Same time ${word}.` }, { start: 1000, end: 2000, text: `And ${word}.` }] },
+    ]);
 
-    const all = await (await api.get(`/transcripts/search?q=${word}&call_id=${first.id}`)).json();
-    expect(all.next_cursor).toBeNull();
-    expect(all.data.map((hit: { sequence_number: number }) => hit.sequence_number)).toEqual([1, 3, 0]); // 3, 2, 1 mentions
-    const ranks = all.data.map((hit: { rank: number }) => hit.rank);
-    expect(ranks[0]).toBeGreaterThan(ranks[1]);
-    expect(ranks[1]).toBeGreaterThan(ranks[2]);
-    expect(all.data[0]).toMatchObject({
-      call_id: first.id, call_title: first.title, scheduled_at: '2026-11-02T15:00:00+00:00',
-      speaker_id: first.sarahId, speaker_name: 'Sarah Chen', start_time_ms: 1000,
+    const inOlder = await (await api.get(`/transcripts/search?q=${word}&call_id=${older.id}`)).json();
+    expect(inOlder.next_cursor).toBeNull();
+    expect(inOlder.data.map((hit: { sequence_number: number }) => hit.sequence_number)).toEqual([0, 2, 3]);
+    expect(inOlder.data[1]).toMatchObject({
+      call_id: older.id, call_title: older.title, scheduled_at: '2026-10-01T09:00:00+00:00',
+      speaker_id: older.sarahId, speaker_name: 'Sarah Chen', start_time_ms: 2000,
       text: `A ${word}, another ${word} and a third ${word}.`,
     });
-    expect(all.data[0].snippet).toContain(`<mark>${word}</mark>`);
-    expect(all.data[0].snippet.split('<mark>')).toHaveLength(4);
-    expect(all.data[1]).toMatchObject({ speaker_id: first.danId, speaker_name: 'Dan Ortiz' });
+    expect(inOlder.data[1].snippet.split(`<mark>${word}</mark>`)).toHaveLength(4);
+    expect(inOlder.data[2]).toMatchObject({ speaker_id: older.danId, speaker_name: 'Dan Ortiz' });
 
-    // Without the filter the other call's segment (4 mentions) comes first.
+    // Newest call first; two calls at the same instant by call id, descending; each call's
+    // sentences in the order they were said.
+    const [tieFirst, tieSecond] = [newer, sameTime].sort((a, b) => (a.id < b.id ? 1 : -1));
+    const order = (call: { id: string }) => (call === newer ? [[newer.id, 0]] : call === sameTime ? [[sameTime.id, 0], [sameTime.id, 1]] : []);
+    const expected = [...order(tieFirst!), ...order(tieSecond!), [older.id, 0], [older.id, 2], [older.id, 3]];
     const everywhere = await (await api.get(`/transcripts/search?q=${word}`)).json();
-    expect(everywhere.data.map((hit: { call_id: string }) => hit.call_id)).toEqual([second.id, first.id, first.id, first.id]);
+    expect(everywhere.data.map((hit: { call_id: string; sequence_number: number }) => [hit.call_id, hit.sequence_number])).toEqual(expected);
 
-    // Pages of one follow the same order, each once, and end with a null cursor.
+    // Pages of one follow the same order, each once, and end with a null cursor (the cursor carries
+    // the call's time to the microsecond).
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
@@ -393,6 +404,12 @@ test.describe('transcripts API', { tag: '@integration' }, () => {
       cursor = pageBody.next_cursor;
     } while (cursor && seen.length < 10);
     expect(seen).toEqual(everywhere.data.map((hit: { segment_id: string }) => hit.segment_id));
+
+    // Moving a call in time moves its matches with it (the order follows the call's scheduled_at).
+    expect((await api.patch(`/calls/${older.id}`, { scheduled_at: '2026-12-01T09:00:00Z' })).status()).toBe(200);
+    const moved = await (await api.get(`/transcripts/search?q=${word}&limit=3`)).json();
+    expect(moved.data.map((hit: { call_id: string; sequence_number: number; scheduled_at: string }) => [hit.call_id, hit.sequence_number, hit.scheduled_at]))
+      .toEqual([[older.id, 0, '2026-12-01T09:00:00+00:00'], [older.id, 2, '2026-12-01T09:00:00+00:00'], [older.id, 3, '2026-12-01T09:00:00+00:00']]);
   });
 
   test('search: web syntax, stop words only, a bad cursor, and a rep sees only their calls', async ({ api, trackCall }) => {

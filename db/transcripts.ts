@@ -81,8 +81,8 @@ export function replaceTranscript(
 
     await transaction.query(sql.unsafe`
       INSERT INTO transcripts (
-        call_id, sequence_number, speaker_id, gong_speaker_id, start_time_ms, end_time_ms, text, topics, chunk_metadata)
-      SELECT ${callId}, input.ordinality - 1, sp.id, input.gong_speaker_id, input.start_ms, input.end_ms, input.text,
+        call_id, call_scheduled_at, sequence_number, speaker_id, gong_speaker_id, start_time_ms, end_time_ms, text, topics, chunk_metadata)
+      SELECT ${callId}, (SELECT scheduled_at FROM calls WHERE id = ${callId}), input.ordinality - 1, sp.id, input.gong_speaker_id, input.start_ms, input.end_ms, input.text,
              CASE WHEN input.topic IS NULL THEN '{}'::text[] ELSE ARRAY[input.topic] END,
              jsonb_build_object('start_ms', input.start_ms, 'end_ms', input.end_ms,
                                 'duration_ms', input.end_ms - input.start_ms)
@@ -145,38 +145,38 @@ export type SearchHit = {
   start_time_ms: number;
   text: string;
   snippet: string;
-  rank: number;
 };
 
 export type SearchInput = { q: string; callId?: string; limit: number; cursor?: string };
 
 /**
- * Full-text search (websearch syntax, English stemming) over the GIN-indexed search_vector,
- * best first: ts_rank_cd descending, then segment id descending, as a keyset cursor. Snippets
- * (ts_headline, the costly part) are built for the page's rows only, from HTML-escaped text. A query without searchable
- * words (only stop words) matches nothing.
+ * Full-text search (websearch syntax, English stemming), newest call first, then in the order the
+ * sentences were said: the keyset (call_scheduled_at, call_id, sequence_number) is the btree
+ * transcripts_recency_idx (migration 005), so a common word costs one page of index walk, and a
+ * rare one the GIN index and a sort of its few matches; PostgreSQL picks by the word's frequency.
+ * Snippets (ts_headline, the costly part) are built for the page's rows only, from HTML-escaped
+ * text. A query without searchable words (only stop words) matches nothing.
  */
 export async function searchTranscripts(db: Database, scope: Scope, input: SearchInput) {
-  const after = input.cursor ? decodeCursor(input.cursor, ['number', 'uuid']) : null;
+  const after = input.cursor ? decodeCursor(input.cursor, ['timestamp', 'uuid', 'number']) : null;
+  const query = sql.fragment`websearch_to_tsquery('english', ${input.q})`;
   const rows = await db.connect((connection) =>
-    connection.any(sql.type(rowsOf<{ hit: SearchHit; rank: number }>())`
-      WITH query AS (SELECT websearch_to_tsquery('english', ${input.q}) AS q),
-      ranked AS (
-        SELECT t.id, t.call_id, t.sequence_number, t.speaker_id, t.start_time_ms, t.text,
-               ts_rank_cd(t.search_vector, query.q) AS rank
+    connection.any(sql.type(rowsOf<{ hit: SearchHit }>())`
+      WITH hits AS (
+        SELECT t.id, t.call_id, t.call_scheduled_at, t.sequence_number, t.speaker_id, t.start_time_ms, t.text
         FROM transcripts t
-        CROSS JOIN query
-        -- Only a rep's scope needs the call; every segment has one (foreign key), so without a
-        -- scope the join would only cost a lookup per match (100k+ for a common word).
+        -- Only a rep's scope needs the call; every segment has one (foreign key).
         ${scope.repEmail === null ? sql.fragment`` : sql.fragment`JOIN calls c ON c.id = t.call_id`}
-        WHERE t.search_vector @@ query.q
+        WHERE t.search_vector @@ ${query}
           AND ${input.callId ? sql.fragment`t.call_id = ${input.callId}` : sql.fragment`TRUE`}
           AND ${scope.repEmail === null ? sql.fragment`TRUE` : visibleCall(scope, 'c')}
-      ),
-      hits AS (
-        SELECT * FROM ranked r
-        WHERE ${after ? sql.fragment`(r.rank, r.id) < (${after[0]}::real, ${after[1]}::uuid)` : sql.fragment`TRUE`}
-        ORDER BY r.rank DESC, r.id DESC
+          AND ${after
+            // After the cursor's sentence: an earlier call (in the order), or a later sentence of its call.
+            ? sql.fragment`(t.call_scheduled_at, t.call_id) <= (${after[0]}::timestamptz, ${after[1]}::uuid)
+                AND ((t.call_scheduled_at, t.call_id) < (${after[0]}::timestamptz, ${after[1]}::uuid)
+                     OR t.sequence_number > ${after[2]})`
+            : sql.fragment`TRUE`}
+        ORDER BY t.call_scheduled_at DESC, t.call_id DESC, t.sequence_number
         LIMIT ${input.limit + 1}
       )
       SELECT json_build_object(
@@ -184,17 +184,14 @@ export async function searchTranscripts(db: Database, scope: Scope, input: Searc
         'sequence_number', h.sequence_number, 'speaker_id', h.speaker_id, 'speaker_name', sp.name,
         'start_time_ms', h.start_time_ms, 'text', h.text,
         -- The text is HTML-escaped first, so the only markup in a snippet is our <mark>.
-        'snippet', ts_headline('english', replace(replace(replace(h.text, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), query.q,
-                               'StartSel=<mark>, StopSel=</mark>, MaxWords=35, MinWords=15, MaxFragments=2'),
-        'rank', h.rank) AS hit,
-        h.rank
+        'snippet', ts_headline('english', replace(replace(replace(h.text, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), ${query},
+                               'StartSel=<mark>, StopSel=</mark>, MaxWords=35, MinWords=15, MaxFragments=2')) AS hit
       FROM hits h
-      CROSS JOIN query
       JOIN calls c ON c.id = h.call_id
       LEFT JOIN speakers sp ON sp.id = h.speaker_id
-      ORDER BY h.rank DESC, h.id DESC`),
+      ORDER BY h.call_scheduled_at DESC, h.call_id DESC, h.sequence_number`),
   );
-  const result = page(rows, input.limit, (last) => [last.rank, last.hit.segment_id]);
+  const result = page(rows, input.limit, ({ hit }) => [hit.scheduled_at, hit.call_id, hit.sequence_number]);
   return { data: result.data.map((row) => row.hit), next_cursor: result.next_cursor };
 }
 

@@ -109,18 +109,18 @@ export async function seedDatabase(url: string, size: SeedSize, log: (line: stri
     const per = Math.max(1, Math.floor(size.segments / size.transcriptCalls));
     await step('transcripts', `
       WITH tc AS (
-        SELECT c.id, array_agg(sp.id ORDER BY sp.added_order) AS speaker_ids,
+        SELECT c.id, c.scheduled_at, array_agg(sp.id ORDER BY sp.added_order) AS speaker_ids,
                array_agg(sp.gong_speaker_id ORDER BY sp.added_order) AS gong_ids
-        FROM (SELECT id FROM calls WHERE gong_call_id ~ '^1[0-9]{12}$' ORDER BY gong_call_id LIMIT $1) c
+        FROM (SELECT id, scheduled_at FROM calls WHERE gong_call_id ~ '^1[0-9]{12}$' ORDER BY gong_call_id LIMIT $1) c
         JOIN speakers sp ON sp.call_id = c.id
-        GROUP BY c.id
+        GROUP BY c.id, c.scheduled_at
       ), seg AS (
-        SELECT tc.id AS call_id, n, tc.speaker_ids, tc.gong_ids,
+        SELECT tc.id AS call_id, tc.scheduled_at, n, tc.speaker_ids, tc.gong_ids,
                1 + (n / 3 + n / 7) % cardinality(tc.speaker_ids) AS who
         FROM tc CROSS JOIN generate_series(0, $2::int - 1) n
       )
-      INSERT INTO transcripts (call_id, sequence_number, speaker_id, gong_speaker_id, start_time_ms, end_time_ms, text, topics, chunk_metadata)
-      SELECT seg.call_id, seg.n, seg.speaker_ids[seg.who], seg.gong_ids[seg.who],
+      INSERT INTO transcripts (call_id, call_scheduled_at, sequence_number, speaker_id, gong_speaker_id, start_time_ms, end_time_ms, text, topics, chunk_metadata)
+      SELECT seg.call_id, seg.scheduled_at, seg.n, seg.speaker_ids[seg.who], seg.gong_ids[seg.who],
              seg.n * 4500::bigint, seg.n * 4500::bigint + 1500 + (seg.n * 7919) % 2900,
              upper(left(w.sentence, 1)) || substr(w.sentence || r.rare, 2) || CASE WHEN seg.n % 5 = 0 THEN '?' ELSE '.' END,
              CASE WHEN seg.n % 10 = 0 THEN ARRAY['Pricing'] WHEN seg.n % 10 = 1 THEN ARRAY['Security'] ELSE '{}' END,

@@ -872,7 +872,7 @@ declare module 'zapatos/schema' {
       */
       updated_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment>;
     }
-    export type UniqueIndex = 'calls_gong_call_id_key' | 'calls_pkey';
+    export type UniqueIndex = 'calls_gong_call_id_key' | 'calls_id_scheduled_at_key' | 'calls_pkey';
     export type Column = keyof Selectable;
     export type OnlyCols<T extends readonly Column[]> = Pick<Selectable, T[number]>;
     export type SQLExpression = Table | db.ColumnNames<Updatable | (keyof Updatable)[]> | db.ColumnValues<Updatable> | Whereable | Column | db.ParentColumn | db.GenericSQLExpression;
@@ -1467,6 +1467,12 @@ declare module 'zapatos/schema' {
       */
       call_id: string;
       /**
+      * **transcripts.call_scheduled_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      call_scheduled_at: Date;
+      /**
       * **transcripts.chunk_metadata**
       * - `jsonb` in database
       * - `NOT NULL`, default: `'{}'::jsonb`
@@ -1546,6 +1552,12 @@ declare module 'zapatos/schema' {
       * - `NOT NULL`, no default
       */
       call_id: string;
+      /**
+      * **transcripts.call_scheduled_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      call_scheduled_at: db.TimestampTzString;
       /**
       * **transcripts.chunk_metadata**
       * - `jsonb` in database
@@ -1627,6 +1639,12 @@ declare module 'zapatos/schema' {
       */
       call_id?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
       /**
+      * **transcripts.call_scheduled_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      call_scheduled_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
       * **transcripts.chunk_metadata**
       * - `jsonb` in database
       * - `NOT NULL`, default: `'{}'::jsonb`
@@ -1707,6 +1725,12 @@ declare module 'zapatos/schema' {
       */
       call_id: string | db.Parameter<string> | db.SQLFragment;
       /**
+      * **transcripts.call_scheduled_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      call_scheduled_at: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment;
+      /**
       * **transcripts.chunk_metadata**
       * - `jsonb` in database
       * - `NOT NULL`, default: `'{}'::jsonb`
@@ -1780,6 +1804,12 @@ declare module 'zapatos/schema' {
       * - `NOT NULL`, no default
       */
       call_id?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **transcripts.call_scheduled_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      call_scheduled_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment>;
       /**
       * **transcripts.chunk_metadata**
       * - `jsonb` in database
