@@ -90,7 +90,9 @@ async function database(): Promise<Target> {
 }
 
 async function prepare(url: string): Promise<void> {
-  await migrate(url);
+  const migrating = performance.now();
+  const applied = await migrate(url);
+  if (applied.length) log(`migrations applied: ${applied.join(', ')} in ${((performance.now() - migrating) / 1000).toFixed(1)} s`);
   const seeded = await seededSize(url);
   if (seeded) {
     log(`reusing seeded database: ${JSON.stringify(seeded)}`);
