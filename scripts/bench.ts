@@ -7,8 +7,9 @@
  *   BENCH_DATABASE_URL=postgres://… npm run bench   # an empty database of yours (seeded once, then reused)
  *   npm run bench -- --profile                      # also V8 CPU profiles of the service (.data/bench/profiles/) and the bare server (…/bare/)
  *
- * It seeds (scripts/bench-seed.ts), builds and starts the service (`node --max-semi-space-size=8 dist/server.js`
- * as `npm start` does; other V8 flags with --node-args='…'; `--from-source` runs both servers'
+ * It seeds (scripts/bench-seed.ts), builds and starts the service (`MALLOC_ARENA_MAX=2 node
+ * --max-semi-space-size=4 dist/server.js` as `npm start` does; other V8 flags with --node-args='…',
+ * another arena count with MALLOC_ARENA_MAX=N in the bench's environment; `--from-source` runs both servers'
  * TypeScript through tsx instead, as before the build step existed),
  * NODE_ENV=production, LOG_LEVEL=warn, a random 64-character JWT_SECRET, pool of 10) and the
  * bare server (scripts/bench-bare-server.ts, node:http + pg, pool of 10) on free ports, loads
@@ -32,7 +33,8 @@ import { seedDatabase, seededSize, VOCABULARY, type SeedSize } from './bench-see
 import { freePort } from './free-port.js';
 
 /** Keep in step with package.json's `start`: the bench measures the service as it is started. */
-const SERVICE_NODE_ARGS = '--max-semi-space-size=8';
+const SERVICE_NODE_ARGS = '--max-semi-space-size=4';
+const SERVICE_MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
   options: {
@@ -89,6 +91,24 @@ async function database(): Promise<Target> {
   };
 }
 
+/**
+ * Every run starts from the seeded data: the calls earlier runs created (POST /calls, the ingest
+ * call and its 10k segments, replaced ten times) are removed and vacuumed away, so their rows and
+ * dead index entries do not skew this run's list and search figures.
+ */
+async function restoreSeededState(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const removed = await client.query(`DELETE FROM calls WHERE gong_call_id !~ '^1[0-9]{12}$'`);
+    const started = performance.now();
+    await client.query('VACUUM ANALYZE calls, speakers, transcripts, reps');
+    log(`removed ${removed.rowCount} calls earlier runs created; vacuumed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    await client.end();
+  }
+}
+
 async function prepare(url: string): Promise<void> {
   const migrating = performance.now();
   const applied = await migrate(url);
@@ -96,6 +116,7 @@ async function prepare(url: string): Promise<void> {
   const seeded = await seededSize(url);
   if (seeded) {
     log(`reusing seeded database: ${JSON.stringify(seeded)}`);
+    await restoreSeededState(url);
     return;
   }
   const client = new pg.Client({ connectionString: url });
@@ -428,7 +449,7 @@ try {
     entries.service,
     {
       NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: secret, DATABASE_URL: target.url,
-      DB_POOL_MAX: String(POOL), MIGRATE_ON_START: 'false',
+      DB_POOL_MAX: String(POOL), MIGRATE_ON_START: 'false', MALLOC_ARENA_MAX: SERVICE_MALLOC_ARENA_MAX,
     },
     [...args['node-args'].split(' ').filter(Boolean), ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
   );
@@ -524,7 +545,7 @@ try {
     '',
     `- machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}`,
     `- data: ${ids.length} seeded calls, ${segments} transcript segments over ${size.transcriptCalls} calls; ${BENCH_DB()}`,
-    `- command: \`npm run bench -- ${process.argv.slice(2).join(' ')}\`; ${DURATION} s per scenario, autocannon, pool ${POOL} for both servers; service node flags: ${args['node-args'] || '(none)'}; servers run ${args['from-source'] ? 'from source through tsx' : 'as esbuild bundles (dist/server.js, as npm start)'}`,
+    `- command: \`npm run bench -- ${process.argv.slice(2).join(' ')}\`; ${DURATION} s per scenario, autocannon, pool ${POOL} for both servers; service node flags: ${args['node-args'] || '(none)'}, MALLOC_ARENA_MAX=${SERVICE_MALLOC_ARENA_MAX}; servers run ${args['from-source'] ? 'from source through tsx' : 'as esbuild bundles (dist/server.js, as npm start)'}`,
     `- load average (1, 5, 15 min): before ${startLoad}; after ${endLoad}`,
     '',
     table(rows),
