@@ -403,9 +403,7 @@ async function explain(url: string): Promise<string> {
       text: Array.from({ length: n }, (_, i) => Array.from({ length: 6 + (i % 15) }, (_, k) => word(i, k)).join(' ') + '.'),
       topic: Array.from({ length: n }, (_, i) => (i % 80 === 0 ? 'Pricing' : null)),
     };
-    await client.query('BEGIN');
-    await client.query('DELETE FROM transcripts WHERE call_id = $1', [call.id]);
-    const { rows } = await client.query(`EXPLAIN (ANALYZE, BUFFERS)
+    const insert = `
       INSERT INTO transcripts (
         call_id, call_scheduled_at, sequence_number, speaker_id, gong_speaker_id, start_time_ms, end_time_ms, text, topics, chunk_metadata)
       SELECT $1, (SELECT scheduled_at FROM calls WHERE id = $1), input.ordinality - 1, sp.id, input.gong_speaker_id, input.start_ms, input.end_ms, input.text,
@@ -413,13 +411,61 @@ async function explain(url: string): Promise<string> {
              jsonb_build_object('start_ms', input.start_ms, 'end_ms', input.end_ms, 'duration_ms', input.end_ms - input.start_ms)
       FROM unnest($2::text[], $3::int8[], $4::int8[], $5::text[], $6::text[])
            WITH ORDINALITY AS input(gong_speaker_id, start_ms, end_ms, text, topic, ordinality)
-      LEFT JOIN speakers sp ON sp.call_id = $1 AND sp.gong_speaker_id = input.gong_speaker_id`,
-      [call.id, columns.speaker, columns.start, columns.end, columns.text, columns.topic]);
+      LEFT JOIN speakers sp ON sp.call_id = $1 AND sp.gong_speaker_id = input.gong_speaker_id`;
+    const params = [call.id, columns.speaker, columns.start, columns.end, columns.text, columns.topic];
+    await client.query('BEGIN');
+    await client.query('DELETE FROM transcripts WHERE call_id = $1', [call.id]);
+    const { rows } = await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${insert}`, params);
     await client.query('ROLLBACK');
     out.push(`### Transcript ingest INSERT, 10,000 sentences (rolled back)\n\n\`\`\`\n${rows.map((r) => r['QUERY PLAN']).join('\n')}\n\`\`\``);
+    out.push(await ingestWithout(client, insert, params));
   }
   await client.end();
   return out.join('\n\n');
+}
+
+/**
+ * What each part of the schema costs the ingest: the same INSERT timed with one index or
+ * constraint dropped (inside a transaction that is rolled back), and with all of them dropped,
+ * rounds interleaved so the machine's load hits every variant alike.
+ */
+async function ingestWithout(client: pg.Client, insert: string, params: unknown[]): Promise<string> {
+  const dropped: [string, string[]][] = [
+    ['(schema as migrated)', []],
+    ['without the speaker foreign key', ['ALTER TABLE transcripts DROP CONSTRAINT transcripts_speaker_id_fkey']],
+    ['without the call foreign key', ['ALTER TABLE transcripts DROP CONSTRAINT transcripts_call_fkey']],
+    ['without the full-text GIN index', ['DROP INDEX transcripts_search_vector_idx']],
+    ['without the recency index', ['DROP INDEX transcripts_recency_idx']],
+    ['without the speaker_id index', ['DROP INDEX transcripts_speaker_id_idx']],
+    ['without any index or constraint', [
+      'ALTER TABLE transcripts DROP CONSTRAINT transcripts_speaker_id_fkey', 'ALTER TABLE transcripts DROP CONSTRAINT transcripts_call_fkey',
+      'DROP INDEX transcripts_search_vector_idx', 'DROP INDEX transcripts_recency_idx', 'DROP INDEX transcripts_speaker_id_idx',
+      'ALTER TABLE transcripts DROP CONSTRAINT transcripts_call_id_sequence_number_key',
+      'ALTER TABLE transcripts DROP CONSTRAINT transcripts_pkey CASCADE',
+    ]],
+  ];
+  const times = new Map<string, number[]>(dropped.map(([name]) => [name, []]));
+  for (let round = 0; round < 4; round++) {
+    for (const [name, statements] of dropped) {
+      await client.query('BEGIN');
+      for (const statement of statements) await client.query(statement);
+      await client.query('DELETE FROM transcripts WHERE call_id = $1', [params[0]]);
+      const started = performance.now();
+      await client.query(insert, params);
+      const ms = performance.now() - started;
+      await client.query('ROLLBACK');
+      if (round > 0) times.get(name)!.push(ms); // the first round warms up
+    }
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const lines = [...times].map(([name, values]) => `| ${name} | ${median(values).toFixed(0)} | ${values.map((v) => v.toFixed(0)).join(', ')} |`);
+  return [
+    '### Transcript ingest INSERT, 10,000 sentences, with parts of the schema dropped (rolled back)',
+    '',
+    '| schema | median ms | runs ms |',
+    '|---|--:|---|',
+    ...lines,
+  ].join('\n');
 }
 
 // ---------------------------------------------------------------- main
