@@ -376,6 +376,17 @@ async function explain(url: string): Promise<string> {
   // db/transcripts.ts searchTranscripts for an unrestricted scope (manager, admin, service).
   await run('Transcript search, selective term (`q=hipaa`), first page of 50', search, ['hipaa']);
   await run('Transcript search, common term (`q=pipeline`), first page of 50', search, ['pipeline']);
+  // Every term of the load mix: how many segments match, which index PostgreSQL chose, how long.
+  const termRows: string[] = [];
+  for (const term of SEARCH_TERMS) {
+    await client.query(`EXPLAIN (ANALYZE) ${search}`, [term]); // warm
+    const plan = (await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${search}`, [term])).rows[0]['QUERY PLAN'][0];
+    const text = JSON.stringify(plan.Plan);
+    const index = text.includes('transcripts_recency_idx') ? 'recency btree, newest first' : text.includes('transcripts_search_vector_idx') ? 'GIN, then sort' : 'other';
+    const matches = (await client.query(`SELECT count(*)::int AS n FROM transcripts WHERE search_vector @@ websearch_to_tsquery('english', $1)`, [term])).rows[0].n;
+    termRows.push(`| \`${term}\` | ${matches} | ${index} | ${Number(plan['Execution Time']).toFixed(1)} |`);
+  }
+  out.push(['### Transcript search, every term of the load mix, first page of 50', '', '| q | matching segments | index | execution ms |', '|---|--:|---|--:|', ...termRows].join('\n'));
   const list = `
     SELECT json_build_object('id', c.id, 'title', c.title, 'scheduled_at', c.scheduled_at,
       'speakers', COALESCE((SELECT json_agg(json_build_object('id', sp.id, 'name', sp.name, 'email', sp.email)

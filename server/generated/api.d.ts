@@ -345,8 +345,9 @@ export interface paths {
          *     (`sequence_number`); the matching words are highlighted in `snippet` as `<mark>…</mark>`.
          *     Results are not ranked by relevance: a segment is one sentence, so matches barely differ in
          *     rank, and ranking every match of a common word does not scale; narrow a broad search with
-         *     more words, a phrase or `call_id`. Answers in milliseconds on a million segments whatever
-         *     the word. A `rep` sees only calls they spoke on.
+         *     more words, a phrase or `call_id`. On a million segments a page takes a few milliseconds
+         *     for common and rare words alike; a phrase or an exclusion that matches far less often than
+         *     its words suggest can take up to about a second. A `rep` sees only calls they spoke on.
          */
         get: operations["searchTranscripts"];
         put?: never;
