@@ -14,7 +14,7 @@ async function namedPool(maxConnections: number, acquireTimeoutMs = 10_000): Pro
   return { db, name };
 }
 
-/** Samples how many sessions `applicationName` holds, from its own connection, until stopped. */
+/** Samples how many sessions `applicationName` holds in the test database, from its own connection, until stopped. */
 async function sampleSessions(applicationName: string): Promise<{ stop: () => Promise<number> }> {
   const client = new pg.Client({ connectionString: testEnvironment().databaseUrl, application_name: 'pool-test-sampler' });
   await client.connect();
@@ -23,7 +23,9 @@ async function sampleSessions(applicationName: string): Promise<{ stop: () => Pr
   const loop = (async () => {
     while (running) {
       const { rows } = await client.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
+        // This database only: pg_stat_activity spans the cluster, and other suites run servers with
+        // the same application_name against scratch databases on it (reliability.spec.ts).
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
         [applicationName],
       );
       peak = Math.max(peak, rows[0]!.n);

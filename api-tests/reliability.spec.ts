@@ -45,7 +45,9 @@ async function blockedSessions(url: string): Promise<number> {
   await client.connect();
   try {
     const { rows } = await client.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'call-coach-api' AND wait_event_type = 'Lock'`,
+      // The scratch database only: the cluster-wide view also holds the shared test server's sessions.
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE application_name = 'call-coach-api' AND wait_event_type = 'Lock' AND datname = current_database()`,
     );
     return rows[0]!.n;
   } finally {

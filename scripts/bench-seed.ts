@@ -12,6 +12,9 @@ import pg from 'pg';
 
 export type SeedSize = { calls: number; segments: number; transcriptCalls: number };
 
+/** The Gong call ids the seed gives (1 followed by 12 digits); the bench's own calls never match. */
+export const SEEDED_GONG_CALL_ID = '^1[0-9]{12}$';
+
 /** Frequent first, less frequent last: the index is drawn with a cubic bias towards the head. */
 export const VOCABULARY = [
   // very common (stop words are part of real speech; the English parser drops them)
@@ -85,7 +88,7 @@ export async function seedDatabase(url: string, size: SeedSize, log: (line: stri
     // the rest are customers. 2-4 speakers per call.
     await step('speakers', `
       WITH c AS (
-        SELECT id, gong_call_id::bigint - 1000000000000 AS g FROM calls WHERE gong_call_id ~ '^1[0-9]{12}$'
+        SELECT id, gong_call_id::bigint - 1000000000000 AS g FROM calls WHERE gong_call_id ~ '${SEEDED_GONG_CALL_ID}'
       ), reps_numbered AS (
         SELECT email, name, role, (row_number() OVER (ORDER BY email)) - 1 AS n FROM reps
       )
@@ -111,7 +114,7 @@ export async function seedDatabase(url: string, size: SeedSize, log: (line: stri
       WITH tc AS (
         SELECT c.id, c.scheduled_at, array_agg(sp.id ORDER BY sp.added_order) AS speaker_ids,
                array_agg(sp.gong_speaker_id ORDER BY sp.added_order) AS gong_ids
-        FROM (SELECT id, scheduled_at FROM calls WHERE gong_call_id ~ '^1[0-9]{12}$' ORDER BY gong_call_id LIMIT $1) c
+        FROM (SELECT id, scheduled_at FROM calls WHERE gong_call_id ~ '${SEEDED_GONG_CALL_ID}' ORDER BY gong_call_id LIMIT $1) c
         JOIN speakers sp ON sp.call_id = c.id
         GROUP BY c.id, c.scheduled_at
       ), seg AS (

@@ -29,7 +29,7 @@ import jwt from 'jsonwebtoken';
 import pg from 'pg';
 import { makeTempDataDir, startEmbeddedPostgres } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
-import { seedDatabase, seededSize, VOCABULARY, type SeedSize } from './bench-seed.js';
+import { SEEDED_GONG_CALL_ID, seedDatabase, seededSize, VOCABULARY, type SeedSize } from './bench-seed.js';
 import { freePort } from './free-port.js';
 
 /** Keep in step with package.json's `start`: the bench measures the service as it is started. */
@@ -100,7 +100,7 @@ async function restoreSeededState(url: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const removed = await client.query(`DELETE FROM calls WHERE gong_call_id !~ '^1[0-9]{12}$'`);
+    const removed = await client.query(`DELETE FROM calls WHERE gong_call_id !~ '${SEEDED_GONG_CALL_ID}'`);
     const started = performance.now();
     await client.query('VACUUM ANALYZE calls, speakers, transcripts, reps');
     log(`removed ${removed.rowCount} calls earlier runs created; vacuumed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
@@ -492,7 +492,7 @@ try {
   const client = new pg.Client({ connectionString: target.url });
   client.on('error', () => {}); // a failure below is thrown by the query itself
   await client.connect();
-  const ids = (await client.query<{ id: string }>(`SELECT id FROM calls WHERE gong_call_id ~ '^1[0-9]{12}$'`)).rows.map((r) => r.id);
+  const ids = (await client.query<{ id: string }>(`SELECT id FROM calls WHERE gong_call_id ~ '${SEEDED_GONG_CALL_ID}'`)).rows.map((r) => r.id);
   const segments = (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM transcripts')).rows[0]!.n;
   const emails = (await client.query<{ email: string }>('SELECT email FROM reps ORDER BY email')).rows.map((r) => r.email);
   await client.end();
