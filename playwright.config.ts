@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { serverEnvironment, testEnvironment } from './api-tests/support/test-environment.js';
+import { SERVER_FROM_SOURCE, SERVER_NODE_ARGS, serverEnvironment, testEnvironment } from './api-tests/support/test-environment.js';
 
 const environment = testEnvironment();
 
@@ -18,8 +18,8 @@ export default defineConfig({
   },
   webServer: {
     // The production bundle, as `npm start` runs it (built again here so a direct `npx playwright test`
-    // never tests a stale one).
-    command: 'npm run build --silent && exec node dist/server.js',
+    // never tests a stale one); the sources for a coverage run.
+    command: `${SERVER_FROM_SOURCE ? '' : 'npm run build --silent && '}exec node ${SERVER_NODE_ARGS.join(' ')}`,
     url: `${environment.baseURL}/health`,
     env: serverEnvironment(environment),
     reuseExistingServer: false,

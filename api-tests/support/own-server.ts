@@ -1,7 +1,7 @@
 /**
  * A service process of a test's own, for tests that would disturb the shared server (pool
  * saturation, database restarts, shutdown): `node dist/server.js` (the bundle the shared
- * webServer built) on a free port,
+ * webServer built; the sources in a coverage run, see SERVER_NODE_ARGS) on a free port,
  * with its own database and settings. Always stop it (`stop()` in `finally`).
  *
  *   database: { url }      -> DATABASE_URL (e.g. a scratch database, or an embedded PostgreSQL the
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { sql } from 'slonik';
 import { freePort } from '../../scripts/free-port.js';
 import type { Database } from '../../db/pool.js';
-import { TEST_JWT_SECRET, testEnvironment } from './test-environment.js';
+import { SERVER_NODE_ARGS, TEST_JWT_SECRET, testEnvironment } from './test-environment.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
@@ -66,7 +66,7 @@ export async function startOwnServer(options: OwnServerOptions): Promise<OwnServ
     ...databaseEnv,
     ...options.env,
   };
-  const child = spawn(process.execPath, ['dist/server.js'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, SERVER_NODE_ARGS, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -28,6 +28,14 @@ export type TestEnvironment = {
 
 const ENV_KEY = 'CALL_COACH_TEST_ENVIRONMENT';
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
+/**
+ * How a test run starts the service: the production bundle `npm start` runs (built by the
+ * webServer command), or, with SERVER_FROM_SOURCE=1 (`npm run test:coverage` sets it), the
+ * TypeScript through tsx, so V8's coverage maps to the source lines exactly.
+ */
+export const SERVER_FROM_SOURCE = Boolean(process.env.SERVER_FROM_SOURCE);
+export const SERVER_NODE_ARGS = SERVER_FROM_SOURCE ? ['--import', 'tsx', 'server/main.ts'] : ['dist/server.js'];
+
 export const TEST_JWT_SECRET = 'call-coach-test-secret-0123456789abcdef';
 
 /** postgres://user:password@host/db -> postgres://user:***@host/db, for messages. */
