@@ -1105,7 +1105,11 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            /** @description The database cannot be reached; retry after the given number of seconds. */
+            /**
+             * @description No pool connection answered within the acquisition timeout: the database cannot be
+             *     reached, or every connection is busy (then `pool.waiting` is above 0). Retry after the
+             *     given number of seconds.
+             */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
