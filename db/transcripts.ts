@@ -52,6 +52,31 @@ export function findBackwardsSentence(transcript: readonly GongMonologue[]): [nu
 }
 
 /**
+ * The INSERT of every sentence of `transcript` into the call's segments, in one statement (unnest
+ * of column arrays, numbered in order, speakers matched by Gong speaker id). Run by
+ * replaceTranscript; exported so the bench EXPLAINs this very statement.
+ */
+export function insertSegmentsQuery(callId: string, transcript: readonly GongMonologue[]) {
+  const rows: [string, number, number, string, string | null][] = [];
+  for (const monologue of transcript) {
+    const topic = monologue.topic ?? null;
+    for (const sentence of monologue.sentences) {
+      rows.push([monologue.speakerId, sentence.start, sentence.end, sentence.text, topic]);
+    }
+  }
+  return sql.unsafe`
+    INSERT INTO transcripts (
+      call_id, call_scheduled_at, sequence_number, speaker_id, gong_speaker_id, start_time_ms, end_time_ms, text, topics, chunk_metadata)
+    SELECT ${callId}, (SELECT scheduled_at FROM calls WHERE id = ${callId}), input.ordinality - 1, sp.id, input.gong_speaker_id, input.start_ms, input.end_ms, input.text,
+           CASE WHEN input.topic IS NULL THEN '{}'::text[] ELSE ARRAY[input.topic] END,
+           jsonb_build_object('start_ms', input.start_ms, 'end_ms', input.end_ms,
+                              'duration_ms', input.end_ms - input.start_ms)
+    FROM ${sql.unnest(rows, ['text', 'int8', 'int8', 'text', 'text'])}
+         WITH ORDINALITY AS input(gong_speaker_id, start_ms, end_ms, text, topic, ordinality)
+    LEFT JOIN speakers sp ON sp.call_id = ${callId} AND sp.gong_speaker_id = input.gong_speaker_id`;
+}
+
+/**
  * Replaces the call's transcript in one transaction: lock the call, delete its segments, insert
  * every sentence in one statement (unnest of column arrays, numbered in order), then store each
  * speaker's talk time (call_speaker_talk_time, migration 004: speakers without segments get 0 s
@@ -63,14 +88,6 @@ export function replaceTranscript(
   callId: string,
   transcript: readonly GongMonologue[],
 ): Promise<TranscriptIngest | null> {
-  const rows: [string, number, number, string, string | null][] = [];
-  for (const monologue of transcript) {
-    const topic = monologue.topic ?? null;
-    for (const sentence of monologue.sentences) {
-      rows.push([monologue.speakerId, sentence.start, sentence.end, sentence.text, topic]);
-    }
-  }
-
   return db.transaction(async (transaction) => {
     // Locks the call so two replacements of one transcript run one after the other.
     const found = await transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`
@@ -79,16 +96,7 @@ export function replaceTranscript(
 
     await transaction.query(sql.unsafe`DELETE FROM transcripts WHERE call_id = ${callId}`);
 
-    await transaction.query(sql.unsafe`
-      INSERT INTO transcripts (
-        call_id, call_scheduled_at, sequence_number, speaker_id, gong_speaker_id, start_time_ms, end_time_ms, text, topics, chunk_metadata)
-      SELECT ${callId}, (SELECT scheduled_at FROM calls WHERE id = ${callId}), input.ordinality - 1, sp.id, input.gong_speaker_id, input.start_ms, input.end_ms, input.text,
-             CASE WHEN input.topic IS NULL THEN '{}'::text[] ELSE ARRAY[input.topic] END,
-             jsonb_build_object('start_ms', input.start_ms, 'end_ms', input.end_ms,
-                                'duration_ms', input.end_ms - input.start_ms)
-      FROM ${sql.unnest(rows, ['text', 'int8', 'int8', 'text', 'text'])}
-           WITH ORDINALITY AS input(gong_speaker_id, start_ms, end_ms, text, topic, ordinality)
-      LEFT JOIN speakers sp ON sp.call_id = ${callId} AND sp.gong_speaker_id = input.gong_speaker_id`);
+    await transaction.query(insertSegmentsQuery(callId, transcript));
 
     await transaction.query(sql.unsafe`
       UPDATE speakers sp
@@ -158,10 +166,16 @@ export type SearchInput = { q: string; callId?: string; limit: number; cursor?: 
  * text. A query without searchable words (only stop words) matches nothing.
  */
 export async function searchTranscripts(db: Database, scope: Scope, input: SearchInput) {
+  const rows = await db.connect((connection) => connection.any(searchQuery(scope, input)));
+  const result = page(rows, input.limit, ({ hit }) => [hit.scheduled_at, hit.call_id, hit.sequence_number]);
+  return { data: result.data.map((row) => row.hit), next_cursor: result.next_cursor };
+}
+
+/** searchTranscripts' statement; exported so the bench EXPLAINs this very statement. */
+export function searchQuery(scope: Scope, input: SearchInput) {
   const after = input.cursor ? decodeCursor(input.cursor, ['timestamp', 'uuid', 'number']) : null;
   const query = sql.fragment`websearch_to_tsquery('english', ${input.q})`;
-  const rows = await db.connect((connection) =>
-    connection.any(sql.type(rowsOf<{ hit: SearchHit }>())`
+  return sql.type(rowsOf<{ hit: SearchHit }>())`
       WITH hits AS (
         SELECT t.id, t.call_id, t.call_scheduled_at, t.sequence_number, t.speaker_id, t.start_time_ms, t.text
         FROM transcripts t
@@ -189,10 +203,7 @@ export async function searchTranscripts(db: Database, scope: Scope, input: Searc
       FROM hits h
       JOIN calls c ON c.id = h.call_id
       LEFT JOIN speakers sp ON sp.id = h.speaker_id
-      ORDER BY h.call_scheduled_at DESC, h.call_id DESC, h.sequence_number`),
-  );
-  const result = page(rows, input.limit, ({ hit }) => [hit.scheduled_at, hit.call_id, hit.sequence_number]);
-  return { data: result.data.map((row) => row.hit), next_cursor: result.next_cursor };
+      ORDER BY h.call_scheduled_at DESC, h.call_id DESC, h.sequence_number`;
 }
 
 export type ConversationMetrics = {

@@ -29,6 +29,8 @@ import jwt from 'jsonwebtoken';
 import pg from 'pg';
 import { makeTempDataDir, startEmbeddedPostgres } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
+import { UNRESTRICTED } from '../db/scope.js';
+import { insertSegmentsQuery, searchQuery } from '../db/transcripts.js';
 import { SEEDED_GONG_CALL_ID, seedDatabase, seededSize, VOCABULARY, type SeedSize } from './bench-seed.js';
 import { freePort } from './free-port.js';
 
@@ -348,6 +350,11 @@ function table(rows: Row[]): string {
 
 const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(', ');
 
+/** A Slonik query as pg takes it: Slonik's `$slonik_N` placeholders renamed as its executeQuery does. */
+function forPg(query: { sql: string; values: readonly unknown[] }): [string, unknown[]] {
+  return [query.sql.replaceAll('$slonik_', '$'), [...query.values]];
+}
+
 async function explain(url: string): Promise<string> {
   const client = new pg.Client({ connectionString: url, options: '-c TimeZone=UTC' } as pg.ClientConfig);
   await client.connect();
@@ -357,32 +364,18 @@ async function explain(url: string): Promise<string> {
     const { rows } = await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${text}`, params);
     out.push(`### ${title}\n\n\`\`\`\n${rows.map((r) => r['QUERY PLAN']).join('\n')}\n\`\`\``);
   };
-  const search = `
-    WITH hits AS (
-      SELECT t.id, t.call_id, t.call_scheduled_at, t.sequence_number, t.speaker_id, t.start_time_ms, t.text
-      FROM transcripts t
-      WHERE t.search_vector @@ websearch_to_tsquery('english', $1) AND TRUE AND TRUE AND TRUE
-      ORDER BY t.call_scheduled_at DESC, t.call_id DESC, t.sequence_number
-      LIMIT 51
-    )
-    SELECT json_build_object(
-      'segment_id', h.id, 'call_id', h.call_id, 'call_title', c.title, 'scheduled_at', c.scheduled_at,
-      'sequence_number', h.sequence_number, 'speaker_id', h.speaker_id, 'speaker_name', sp.name,
-      'start_time_ms', h.start_time_ms, 'text', h.text,
-      'snippet', ts_headline('english', replace(replace(replace(h.text, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), websearch_to_tsquery('english', $1),
-                             'StartSel=<mark>, StopSel=</mark>, MaxWords=35, MinWords=15, MaxFragments=2')) AS hit
-    FROM hits h JOIN calls c ON c.id = h.call_id LEFT JOIN speakers sp ON sp.id = h.speaker_id
-    ORDER BY h.call_scheduled_at DESC, h.call_id DESC, h.sequence_number`;
-  // db/transcripts.ts searchTranscripts for an unrestricted scope (manager, admin, service).
-  await run('Transcript search, selective term (`q=hipaa`), first page of 50', search, ['hipaa']);
-  await run('Transcript search, common term (`q=pipeline`), first page of 50', search, ['pipeline']);
+  // db/transcripts.ts's own statement, for an unrestricted scope (manager, admin, service).
+  const search = (q: string) => forPg(searchQuery(UNRESTRICTED, { q, limit: 50 }));
+  await run('Transcript search, selective term (`q=hipaa`), first page of 50', ...search('hipaa'));
+  await run('Transcript search, common term (`q=pipeline`), first page of 50', ...search('pipeline'));
   // Every term of the load mix: how many segments match, which index PostgreSQL chose, how long.
   const termRows: string[] = [];
   for (const term of SEARCH_TERMS) {
-    await client.query(`EXPLAIN (ANALYZE) ${search}`, [term]); // warm
-    const plan = (await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${search}`, [term])).rows[0]['QUERY PLAN'][0];
-    const text = JSON.stringify(plan.Plan);
-    const index = text.includes('transcripts_recency_idx') ? 'recency btree, newest first' : text.includes('transcripts_search_vector_idx') ? 'GIN, then sort' : 'other';
+    const [text, values] = search(term);
+    await client.query(`EXPLAIN (ANALYZE) ${text}`, values); // warm
+    const plan = (await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, values)).rows[0]['QUERY PLAN'][0];
+    const planText = JSON.stringify(plan.Plan);
+    const index = planText.includes('transcripts_recency_idx') ? 'recency btree, newest first' : planText.includes('transcripts_search_vector_idx') ? 'GIN, then sort' : 'other';
     const matches = (await client.query(`SELECT count(*)::int AS n FROM transcripts WHERE search_vector @@ websearch_to_tsquery('english', $1)`, [term])).rows[0].n;
     termRows.push(`| \`${term}\` | ${matches} | ${index} | ${Number(plan['Execution Time']).toFixed(1)} |`);
   }
@@ -399,37 +392,29 @@ async function explain(url: string): Promise<string> {
     ORDER BY c.scheduled_at DESC, c.id DESC LIMIT 51`;
   await run('Calls list page (`rep_email=sarah.chen@example.com`, limit 50)', listRep, ['sarah.chen@example.com']);
 
-  // The ingest's INSERT (db/transcripts.ts) of 10,000 sentences into a seeded call, rolled back.
+  // The ingest's INSERT of 10,000 sentences into a seeded call, rolled back.
   const call = (await client.query<{ id: string; gong: string[] }>(`
     SELECT c.id, array_agg(sp.gong_speaker_id ORDER BY sp.added_order) AS gong
     FROM calls c JOIN speakers sp ON sp.call_id = c.id
     WHERE c.gong_call_id = '1000000099999' GROUP BY c.id`)).rows[0];
   if (call) {
-    const n = 10_000;
+    // 500 monologues of 20 sentences, speakers taking turns, db/transcripts.ts's own INSERT.
     const word = (i: number, k: number) => VOCABULARY[(i * 31 + k * 17) % VOCABULARY.length]!;
-    const columns = {
-      speaker: Array.from({ length: n }, (_, i) => call.gong[Math.floor(i / 20) % call.gong.length]!),
-      start: Array.from({ length: n }, (_, i) => i * 4500),
-      end: Array.from({ length: n }, (_, i) => i * 4500 + 3000),
-      text: Array.from({ length: n }, (_, i) => Array.from({ length: 6 + (i % 15) }, (_, k) => word(i, k)).join(' ') + '.'),
-      topic: Array.from({ length: n }, (_, i) => (i % 80 === 0 ? 'Pricing' : null)),
-    };
-    const insert = `
-      INSERT INTO transcripts (
-        call_id, call_scheduled_at, sequence_number, speaker_id, gong_speaker_id, start_time_ms, end_time_ms, text, topics, chunk_metadata)
-      SELECT $1, (SELECT scheduled_at FROM calls WHERE id = $1), input.ordinality - 1, sp.id, input.gong_speaker_id, input.start_ms, input.end_ms, input.text,
-             CASE WHEN input.topic IS NULL THEN '{}'::text[] ELSE ARRAY[input.topic] END,
-             jsonb_build_object('start_ms', input.start_ms, 'end_ms', input.end_ms, 'duration_ms', input.end_ms - input.start_ms)
-      FROM unnest($2::text[], $3::int8[], $4::int8[], $5::text[], $6::text[])
-           WITH ORDINALITY AS input(gong_speaker_id, start_ms, end_ms, text, topic, ordinality)
-      LEFT JOIN speakers sp ON sp.call_id = $1 AND sp.gong_speaker_id = input.gong_speaker_id`;
-    const params = [call.id, columns.speaker, columns.start, columns.end, columns.text, columns.topic];
+    const transcript = Array.from({ length: 500 }, (_, m) => ({
+      speakerId: call.gong[m % call.gong.length]!,
+      topic: m % 4 === 0 ? 'Pricing' : null,
+      sentences: Array.from({ length: 20 }, (_, k) => {
+        const i = m * 20 + k;
+        return { start: i * 4500, end: i * 4500 + 3000, text: Array.from({ length: 6 + (i % 15) }, (_, w) => word(i, w)).join(' ') + '.' };
+      }),
+    }));
+    const [insert, params] = forPg(insertSegmentsQuery(call.id, transcript));
     await client.query('BEGIN');
     await client.query('DELETE FROM transcripts WHERE call_id = $1', [call.id]);
     const { rows } = await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${insert}`, params);
     await client.query('ROLLBACK');
     out.push(`### Transcript ingest INSERT, 10,000 sentences (rolled back)\n\n\`\`\`\n${rows.map((r) => r['QUERY PLAN']).join('\n')}\n\`\`\``);
-    out.push(await ingestWithout(client, insert, params));
+    out.push(await ingestWithout(client, insert, params, call.id));
   }
   await client.end();
   return out.join('\n\n');
@@ -440,7 +425,7 @@ async function explain(url: string): Promise<string> {
  * constraint dropped (inside a transaction that is rolled back), and with all of them dropped,
  * rounds interleaved so the machine's load hits every variant alike.
  */
-async function ingestWithout(client: pg.Client, insert: string, params: unknown[]): Promise<string> {
+async function ingestWithout(client: pg.Client, insert: string, params: unknown[], callId: string): Promise<string> {
   const dropped: [string, string[]][] = [
     ['(schema as migrated)', []],
     ['without the speaker foreign key', ['ALTER TABLE transcripts DROP CONSTRAINT transcripts_speaker_id_fkey']],
@@ -460,7 +445,7 @@ async function ingestWithout(client: pg.Client, insert: string, params: unknown[
     for (const [name, statements] of dropped) {
       await client.query('BEGIN');
       for (const statement of statements) await client.query(statement);
-      await client.query('DELETE FROM transcripts WHERE call_id = $1', [params[0]]);
+      await client.query('DELETE FROM transcripts WHERE call_id = $1', [callId]);
       const started = performance.now();
       await client.query(insert, params);
       const ms = performance.now() - started;
