@@ -1,5 +1,7 @@
 /**
  * Prints a bearer token for local use, signed with JWT_SECRET (or the development default).
+ * The service refuses tokens living longer than JWT_MAX_TTL_SECONDS (24 h by default), so this
+ * refuses to mint them.
  *   npm run token                         -> an admin token valid for 12 hours
  *   npm run token -- --role rep --email sarah.chen@example.com --hours 1
  */
@@ -27,7 +29,14 @@ if (!(hours > 0)) {
   process.exit(2);
 }
 
-const { jwtSecret } = loadConfig();
+const { jwtSecret, jwt: limits } = loadConfig();
+if (Math.round(hours * 3600) > limits.maxTtlSeconds) {
+  console.error(
+    `--hours ${values.hours} is longer than the service accepts: JWT_MAX_TTL_SECONDS is ${limits.maxTtlSeconds} s ` +
+      `(${limits.maxTtlSeconds / 3600} h). Ask for fewer hours, or raise JWT_MAX_TTL_SECONDS for the service and here alike.`,
+  );
+  process.exit(2);
+}
 console.log(
   jwt.sign({ sub: values.sub, email: values.email, role: values.role }, jwtSecret, {
     algorithm: 'HS256',

@@ -52,7 +52,7 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
   app.use(securityHeaders);
   app.use(problemErrors);
   app.use(serveDocsAssets);
-  app.use(verifyBearer(config.jwtSecret));
+  app.use(verifyBearer(config));
   app.use(jsonBodies(config));
   app.use(dispatch(api));
   return app;

@@ -10,6 +10,23 @@ export type Config = {
   pool: { maxConnections: number; acquireTimeoutMs: number; statementTimeoutMs: number; connectTimeoutMs: number };
   migrateOnStart: boolean;
   jwtSecret: string;
+  /** How tokens are verified beyond the signature (server/auth.ts). */
+  jwt: {
+    /** Longest accepted token lifetime, exp minus iat (or now when iat is absent). */
+    maxTtlSeconds: number;
+    /** Set: RS256/ES256 against this key set, and HS256 is refused. */
+    jwksUrl: string | undefined;
+    /** Least time between two key-set fetches (a token with an unknown kid triggers one). */
+    jwksCooldownSeconds: number;
+    /** A fetched key set is used this long before it is fetched again. */
+    jwksCacheSeconds: number;
+    issuer: string | undefined;
+    audience: string | undefined;
+  };
+  /** Browser origins allowed to call the API (CORS); empty: none. */
+  corsOrigins: string[];
+  /** Requests per window per token `sub` (per client IP without a token); 0: no limit. */
+  rateLimit: { requests: number; windowSeconds: number };
   bodyLimitBytes: number;
   /** PUT /calls/{id}/transcript only. */
   transcriptBodyLimitBytes: number;
@@ -60,10 +77,42 @@ function secretKey(env: Env, name: string): string | undefined {
   return raw;
 }
 
+function httpUrl(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL; got "${raw}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`${name} must be an http(s) URL; got "${raw}"`);
+  return raw;
+}
+
+/** CORS_ORIGINS: comma-separated origins, each exactly scheme://host[:port] as browsers send it. */
+function origins(env: Env, name: string): string[] {
+  const list = (env[name] ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+  for (const origin of list) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.origin !== origin) {
+      throw new ConfigError(`${name} must list origins like https://app.example.com (scheme, host, optional port; no path or slash); got "${origin}"`);
+    }
+  }
+  return list;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
-  const jwtSecret = env.JWT_SECRET || (nodeEnv === 'production' ? undefined : DEV_JWT_SECRET);
-  if (!jwtSecret) throw new ConfigError('JWT_SECRET must be set in production (32 characters or more)');
+  const jwksUrl = httpUrl(env, 'JWT_JWKS_URL');
+  // With a JWKS, HS256 is refused, so production needs no shared secret.
+  const jwtSecret = env.JWT_SECRET || (nodeEnv === 'production' && !jwksUrl ? undefined : DEV_JWT_SECRET);
+  if (!jwtSecret) throw new ConfigError('JWT_SECRET must be set in production (32 characters or more), or JWT_JWKS_URL');
   if (jwtSecret.length < 32) throw new ConfigError('JWT_SECRET must be 32 characters or more');
 
   return {
@@ -85,6 +134,19 @@ export function loadConfig(env: Env = process.env): Config {
     },
     migrateOnStart: flag(env, 'MIGRATE_ON_START', true),
     jwtSecret,
+    jwt: {
+      maxTtlSeconds: integer(env, 'JWT_MAX_TTL_SECONDS', 86_400, 60, 31_536_000),
+      jwksUrl,
+      jwksCooldownSeconds: integer(env, 'JWT_JWKS_COOLDOWN_SECONDS', 30, 0, 3600),
+      jwksCacheSeconds: integer(env, 'JWT_JWKS_CACHE_SECONDS', 600, 1, 86_400),
+      issuer: env.JWT_ISSUER || undefined,
+      audience: env.JWT_AUDIENCE || undefined,
+    },
+    corsOrigins: origins(env, 'CORS_ORIGINS'),
+    rateLimit: {
+      requests: integer(env, 'RATE_LIMIT_REQUESTS', 600, 0, 1_000_000_000),
+      windowSeconds: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
+    },
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
     transcriptBodyLimitBytes: integer(env, 'TRANSCRIPT_BODY_LIMIT_BYTES', 20 * 1024 * 1024, 1024, 500 * 1024 * 1024),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),

@@ -15,6 +15,13 @@ export function signToken(
   });
 }
 
+/** HS256 over exactly `payload` (no iat or exp added): for tokens with odd lifetimes. */
+export function signExactly(payload: Record<string, unknown>): string {
+  const claims = { sub: 'test-user', email: 'test.user@example.com', role: 'admin', ...payload };
+  // jsonwebtoken keeps a given iat, adds one when absent, and with noTimestamp drops even a given one.
+  return jwt.sign(claims, testEnvironment().jwtSecret, { algorithm: 'HS256', noTimestamp: !('iat' in payload) });
+}
+
 /** An unsigned `alg: none` token, which must never be accepted. */
 export function unsignedToken(claims: Record<string, unknown> = { sub: 'x', role: 'admin' }): string {
   const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');

@@ -959,7 +959,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The bearer token is missing, malformed, expired or wrongly signed. */
+        /** @description The bearer token is missing, malformed, expired, wrongly signed, or breaks the lifetime rules (see Auth). */
         Unauthorized: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
