@@ -44,6 +44,23 @@ test.describe('configuration', () => {
     expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(40) }).jwtSecret).toBe('p'.repeat(40));
   });
 
+  test('edge settings: CORS origins, token lifetime, key set, rate limit', () => {
+    const defaults = loadConfig({});
+    expect(defaults.corsOrigins).toEqual([]);
+    expect(defaults.jwt).toMatchObject({ maxTtlSeconds: 86_400, jwksUrl: undefined, issuer: undefined, audience: undefined });
+    expect(defaults.rateLimit).toEqual({ requests: 600, windowSeconds: 60 });
+    expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+    ]);
+    expect(() => loadConfig({ CORS_ORIGINS: 'https://app.example.com/' })).toThrow(/CORS_ORIGINS must list origins/);
+    expect(() => loadConfig({ CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS must list origins/);
+    expect(() => loadConfig({ JWT_JWKS_URL: 'ftp://idp.example/jwks' })).toThrow(/JWT_JWKS_URL must be an http\(s\) URL/);
+    expect(() => loadConfig({ JWT_MAX_TTL_SECONDS: '0' })).toThrow(/JWT_MAX_TTL_SECONDS must be an integer from 60/);
+    // A key set replaces the shared secret, so production needs no JWT_SECRET then.
+    expect(loadConfig({ NODE_ENV: 'production', JWT_JWKS_URL: 'https://idp.example/jwks.json' }).jwt.jwksUrl).toBe('https://idp.example/jwks.json');
+  });
+
   test('database URLs in messages hide the password', () => {
     expect(maskUrl('postgres://coach:s3cret@db.example:5433/call_coach')).toBe('postgres://coach:***@db.example:5433/call_coach');
   });

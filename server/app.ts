@@ -2,7 +2,9 @@ import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import type { Database } from '../db/pool.js';
 import { verifyBearer } from './auth.js';
+import { compression } from './compression.js';
 import type { Config } from './config.js';
+import { corsFor } from './cors.js';
 import { serveDocsAssets } from './docs.js';
 import { gongSecurity } from './gong.js';
 import { analysisHandlers } from './handlers/analyses.js';
@@ -50,6 +52,8 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
   app.use(requestLogger(logger));
   app.use(metrics.middleware(api));
   app.use(securityHeaders);
+  app.use(corsFor(config.corsOrigins));
+  app.use(compression);
   app.use(problemErrors);
   app.use(serveDocsAssets);
   app.use(verifyBearer(config));

@@ -36,6 +36,9 @@ const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const SERVER_FROM_SOURCE = Boolean(process.env.SERVER_FROM_SOURCE);
 export const SERVER_NODE_ARGS = SERVER_FROM_SOURCE ? ['--import', 'tsx', 'server/main.ts'] : ['dist/server.js'];
 
+/** The one browser origin the server under test allows (CORS_ORIGINS). */
+export const CORS_TEST_ORIGIN = 'https://partner-app.example';
+
 export const TEST_JWT_SECRET = 'call-coach-test-secret-0123456789abcdef';
 
 /** postgres://user:password@host/db -> postgres://user:***@host/db, for messages. */
@@ -129,6 +132,7 @@ export function serverEnvironment(environment: TestEnvironment): Record<string, 
     GONG_WEBHOOK_KEY: environment.gong.urlKey,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     DB_POOL_MAX: '10',
+    CORS_ORIGINS: CORS_TEST_ORIGIN,
     MIGRATE_ON_START: process.env.MIGRATE_ON_START ?? 'true',
   };
   if (!environment.embedded) return { ...common, DATABASE_URL: environment.databaseUrl };
