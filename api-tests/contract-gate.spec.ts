@@ -1,0 +1,79 @@
+/**
+ * The breaking-change gate (scripts/contract-gate.ts, run by `npm run check`): it must pass the
+ * committed contract and fail on each kind of break a client of the released contract suffers.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { gateVerdict } from '../scripts/contract-gate.js';
+import { expect, test } from './support/fixtures.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+type Spec = Record<string, any>;
+
+/** The gate's verdict, as `npm run contract:gate` prints it (the CLI is run once, below). */
+function gate(released: Spec, current: Spec) {
+  const verdict = gateVerdict(released, current);
+  return { status: verdict.ok ? 0 : 1, output: verdict.lines.join('\n') };
+}
+
+/** The current contract as if it had been released unchanged, at its own version. */
+const baseline = (): Spec => parse(readFileSync(path.join(ROOT, 'openapi.yaml'), 'utf8')) as Spec;
+const withVersion = (spec: Spec, version: string): Spec => ({ ...spec, info: { ...spec.info, version } });
+
+const breaks: [string, (spec: Spec) => void, RegExp][] = [
+  ['an operation removed', (spec) => delete spec.paths['/calls/{call_id}'].delete, /operation DELETE \/calls\/\{call_id\}/],
+  ['a status removed', (spec) => delete spec.paths['/calls/{call_id}'].get.responses['404'], /Response 404/],
+  ['a response field removed', (spec) => {
+    const call = spec.components.schemas.Call;
+    delete call.properties.title;
+    call.required = call.required.filter((name: string) => name !== 'title');
+  }, /title/],
+  ['an enum value removed', (spec) => spec.components.schemas.CallType.enum.pop(), /possible values/],
+  ['a request field made required', (spec) => spec.components.schemas.CallCreate.required.push('product'), /required status to `product`/],
+  ['a request bound narrowed', (spec) => (spec.components.schemas.CallCreate.properties.title.maxLength = 5), /maxLength/],
+  ['a request type narrowed', (spec) => (spec.components.schemas.CallCreate.properties.duration_seconds.type = 'string'), /duration_seconds|type/],
+  ['a response field\'s type changed', (spec) => (spec.components.schemas.Call.properties.duration_seconds.type = 'string'), /responses > 200 .*duration_seconds > type/],
+];
+
+test.describe('breaking-change gate', () => {
+  test('the committed contract passes against the released one (the CLI npm run check runs)', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/contract-gate.ts'], { cwd: ROOT, encoding: 'utf8' });
+    expect(run.stdout + run.stderr).toMatch(/no client of \d+\.\d+\.\d+ breaks unannounced/);
+    expect(run.status).toBe(0);
+  });
+
+  for (const [what, breakIt, named] of breaks) {
+    test(`${what} fails the gate unless the major version goes up`, () => {
+      const released = baseline();
+      const current = baseline();
+      breakIt(current);
+      const refused = gate(released, current);
+      expect(refused.output).toMatch(named);
+      expect(refused.output).toMatch(/raise info\.version to \d+\.0\.0/);
+      expect(refused.status).toBe(1);
+
+      const [major] = String(released.info.version).split('.');
+      const announced = gate(released, withVersion(current, `${Number(major) + 1}.0.0`));
+      expect(announced.output).toMatch(/breaking, allowed by the major version/);
+      expect(announced.status).toBe(0);
+    });
+  }
+
+  test('additions pass without a major bump', () => {
+    const current = baseline();
+    current.paths['/calls/{call_id}'].get.responses['418'] = { description: 'added', content: {} };
+    current.components.schemas.CallCreate.properties.language = { type: 'string', maxLength: 10 };
+    current.paths['/teapot'] = { get: { operationId: 'getTeapot', responses: { '200': { description: 'ok' } } } };
+    const run = gate(baseline(), current);
+    expect(run.output).toMatch(/no client of .* breaks unannounced/);
+    expect(run.status).toBe(0);
+  });
+
+  test('info.version must be semver and not go down', () => {
+    expect(gate(baseline(), withVersion(baseline(), 'v2')).output).toMatch(/info\.version must be semver/);
+    expect(gate(withVersion(baseline(), '3.0.0'), withVersion(baseline(), '2.9.9')).output).toMatch(/lower than the released 3\.0\.0/);
+    expect(gate(baseline(), withVersion(baseline(), 'v2')).status).toBe(1);
+  });
+});
