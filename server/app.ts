@@ -3,6 +3,7 @@ import Koa from 'koa';
 import type { Database } from '../db/pool.js';
 import { verifyBearer } from './auth.js';
 import { compression } from './compression.js';
+import { conditionalRequests } from './conditional.js';
 import type { Config } from './config.js';
 import { corsFor } from './cors.js';
 import { serveDocsAssets } from './docs.js';
@@ -58,6 +59,7 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
   app.use(serveDocsAssets);
   app.use(verifyBearer(config));
   app.use(jsonBodies(config));
+  app.use(conditionalRequests(spec.document));
   app.use(dispatch(api));
   return app;
 }

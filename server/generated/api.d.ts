@@ -990,6 +990,28 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The representation is unchanged since the `ETag` sent in `If-None-Match`; no body. */
+        NotModified: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                ETag: components["headers"]["ETag"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /**
+         * @description `If-Match` did not match the resource's current `ETag` (or the resource does not exist);
+         *     nothing was changed. GET it for its current state and tag, then decide again.
+         */
+        PreconditionFailed: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The body is larger than the service accepts. */
         PayloadTooLarge: {
             headers: {
@@ -1037,6 +1059,20 @@ export interface components {
         Limit: number;
         /** @description The `next_cursor` of the previous page. */
         Cursor: string;
+        /**
+         * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+         *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+         *     with the `ETag` and no body.
+         * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+         */
+        IfNoneMatch: string;
+        /**
+         * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+         *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+         *     changes. Checked inside the write's transaction, with the resource locked.
+         * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+         */
+        IfMatch: string;
     };
     requestBodies: never;
     headers: {
@@ -1073,6 +1109,12 @@ export interface components {
          * @example Bearer realm="call-coach", error="invalid_token"
          */
         "WWW-Authenticate": string;
+        /**
+         * @description The strong entity tag of the resource's current representation (a hash of it): send it in
+         *     `If-None-Match` to poll cheaply, or in `If-Match` to change the resource only if unchanged.
+         * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+         */
+        ETag: string;
     };
     pathItems: never;
 }
@@ -1314,7 +1356,15 @@ export interface operations {
     getCall: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1330,12 +1380,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Call"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1345,7 +1397,15 @@ export interface operations {
     deleteCall: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1369,13 +1429,22 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
     updateCall: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1395,6 +1464,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1405,6 +1475,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1453,7 +1524,15 @@ export interface operations {
     getSpeaker: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1474,12 +1553,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Speaker"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1489,7 +1570,15 @@ export interface operations {
     upsertCallByGongId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description Gong's call id.
@@ -1531,6 +1620,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1539,7 +1629,15 @@ export interface operations {
     getTranscript: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1557,12 +1655,14 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "Content-Encoding": components["headers"]["Content-Encoding"];
                     Vary: components["headers"]["Vary"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Transcript"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1572,7 +1672,15 @@ export interface operations {
     putTranscript: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1602,6 +1710,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1610,7 +1719,15 @@ export interface operations {
     getCallMetrics: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1628,12 +1745,14 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "Content-Encoding": components["headers"]["Content-Encoding"];
                     Vary: components["headers"]["Vary"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ConversationMetrics"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1758,7 +1877,15 @@ export interface operations {
     getAnalysis: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The analysis' id.
@@ -1774,12 +1901,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Analysis"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1823,7 +1952,15 @@ export interface operations {
     getRep: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The rep's id.
@@ -1839,12 +1976,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Rep"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1854,7 +1993,15 @@ export interface operations {
     updateRep: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The rep's id.
@@ -1874,6 +2021,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1884,6 +2032,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
