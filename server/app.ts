@@ -6,6 +6,7 @@ import { compression } from './compression.js';
 import { conditionalRequests } from './conditional.js';
 import type { Config } from './config.js';
 import { corsFor } from './cors.js';
+import { rateLimit } from './rate-limit.js';
 import { serveDocsAssets } from './docs.js';
 import { gongSecurity } from './gong.js';
 import { analysisHandlers } from './handlers/analyses.js';
@@ -58,6 +59,7 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
   app.use(problemErrors);
   app.use(serveDocsAssets);
   app.use(verifyBearer(config));
+  app.use(rateLimit(db, config.rateLimit, logger));
   app.use(jsonBodies(config));
   app.use(conditionalRequests(spec.document));
   app.use(dispatch(api));

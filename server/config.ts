@@ -25,7 +25,7 @@ export type Config = {
   };
   /** Browser origins allowed to call the API (CORS); empty: none. */
   corsOrigins: string[];
-  /** Requests per window per token `sub` (per client IP without a token); 0: no limit. */
+  /** Requests per window per token `sub` (per client IP without a valid token). */
   rateLimit: { requests: number; windowSeconds: number };
   bodyLimitBytes: number;
   /** PUT /calls/{id}/transcript only. */
@@ -144,7 +144,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     corsOrigins: origins(env, 'CORS_ORIGINS'),
     rateLimit: {
-      requests: integer(env, 'RATE_LIMIT_REQUESTS', 600, 0, 1_000_000_000),
+      requests: integer(env, 'RATE_LIMIT_REQUESTS', 600, 1, 1_000_000_000),
       windowSeconds: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
     },
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),

@@ -880,6 +880,119 @@ declare module 'zapatos/schema' {
   }
 
   /**
+   * **rate_limit_counters**
+   * - Table in database
+   */
+  export namespace rate_limit_counters {
+    export type Table = 'rate_limit_counters';
+    export interface Selectable {
+      /**
+      * **rate_limit_counters.hits**
+      * - `int4` in database
+      * - `NOT NULL`, no default
+      */
+      hits: number;
+      /**
+      * **rate_limit_counters.key**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      key: string;
+      /**
+      * **rate_limit_counters.window_start**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      window_start: Date;
+    }
+    export interface JSONSelectable {
+      /**
+      * **rate_limit_counters.hits**
+      * - `int4` in database
+      * - `NOT NULL`, no default
+      */
+      hits: number;
+      /**
+      * **rate_limit_counters.key**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      key: string;
+      /**
+      * **rate_limit_counters.window_start**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      window_start: db.TimestampTzString;
+    }
+    export interface Whereable {
+      /**
+      * **rate_limit_counters.hits**
+      * - `int4` in database
+      * - `NOT NULL`, no default
+      */
+      hits?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **rate_limit_counters.key**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      key?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **rate_limit_counters.window_start**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      window_start?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+    }
+    export interface Insertable {
+      /**
+      * **rate_limit_counters.hits**
+      * - `int4` in database
+      * - `NOT NULL`, no default
+      */
+      hits: number | db.Parameter<number> | db.SQLFragment;
+      /**
+      * **rate_limit_counters.key**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      key: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **rate_limit_counters.window_start**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      window_start: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment;
+    }
+    export interface Updatable {
+      /**
+      * **rate_limit_counters.hits**
+      * - `int4` in database
+      * - `NOT NULL`, no default
+      */
+      hits?: number | db.Parameter<number> | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment>;
+      /**
+      * **rate_limit_counters.key**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      key?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **rate_limit_counters.window_start**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      window_start?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment>;
+    }
+    export type UniqueIndex = 'rate_limit_counters_pkey';
+    export type Column = keyof Selectable;
+    export type OnlyCols<T extends readonly Column[]> = Pick<Selectable, T[number]>;
+    export type SQLExpression = Table | db.ColumnNames<Updatable | (keyof Updatable)[]> | db.ColumnValues<Updatable> | Whereable | Column | db.ParentColumn | db.GenericSQLExpression;
+    export type SQL = SQLExpression | SQLExpression[];
+  }
+
+  /**
    * **reps**
    * - Table in database
    */
@@ -2210,20 +2323,20 @@ declare module 'zapatos/schema' {
   /* --- aggregate types --- */
 
   export namespace public {  
-    export type Table = analyses.Table | calls.Table | reps.Table | speakers.Table | transcripts.Table | webhook_events.Table;
-    export type Selectable = analyses.Selectable | calls.Selectable | reps.Selectable | speakers.Selectable | transcripts.Selectable | webhook_events.Selectable;
-    export type JSONSelectable = analyses.JSONSelectable | calls.JSONSelectable | reps.JSONSelectable | speakers.JSONSelectable | transcripts.JSONSelectable | webhook_events.JSONSelectable;
-    export type Whereable = analyses.Whereable | calls.Whereable | reps.Whereable | speakers.Whereable | transcripts.Whereable | webhook_events.Whereable;
-    export type Insertable = analyses.Insertable | calls.Insertable | reps.Insertable | speakers.Insertable | transcripts.Insertable | webhook_events.Insertable;
-    export type Updatable = analyses.Updatable | calls.Updatable | reps.Updatable | speakers.Updatable | transcripts.Updatable | webhook_events.Updatable;
-    export type UniqueIndex = analyses.UniqueIndex | calls.UniqueIndex | reps.UniqueIndex | speakers.UniqueIndex | transcripts.UniqueIndex | webhook_events.UniqueIndex;
-    export type Column = analyses.Column | calls.Column | reps.Column | speakers.Column | transcripts.Column | webhook_events.Column;
+    export type Table = analyses.Table | calls.Table | rate_limit_counters.Table | reps.Table | speakers.Table | transcripts.Table | webhook_events.Table;
+    export type Selectable = analyses.Selectable | calls.Selectable | rate_limit_counters.Selectable | reps.Selectable | speakers.Selectable | transcripts.Selectable | webhook_events.Selectable;
+    export type JSONSelectable = analyses.JSONSelectable | calls.JSONSelectable | rate_limit_counters.JSONSelectable | reps.JSONSelectable | speakers.JSONSelectable | transcripts.JSONSelectable | webhook_events.JSONSelectable;
+    export type Whereable = analyses.Whereable | calls.Whereable | rate_limit_counters.Whereable | reps.Whereable | speakers.Whereable | transcripts.Whereable | webhook_events.Whereable;
+    export type Insertable = analyses.Insertable | calls.Insertable | rate_limit_counters.Insertable | reps.Insertable | speakers.Insertable | transcripts.Insertable | webhook_events.Insertable;
+    export type Updatable = analyses.Updatable | calls.Updatable | rate_limit_counters.Updatable | reps.Updatable | speakers.Updatable | transcripts.Updatable | webhook_events.Updatable;
+    export type UniqueIndex = analyses.UniqueIndex | calls.UniqueIndex | rate_limit_counters.UniqueIndex | reps.UniqueIndex | speakers.UniqueIndex | transcripts.UniqueIndex | webhook_events.UniqueIndex;
+    export type Column = analyses.Column | calls.Column | rate_limit_counters.Column | reps.Column | speakers.Column | transcripts.Column | webhook_events.Column;
   
-    export type AllBaseTables = [analyses.Table, calls.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
+    export type AllBaseTables = [analyses.Table, calls.Table, rate_limit_counters.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
     export type AllForeignTables = [];
     export type AllViews = [];
     export type AllMaterializedViews = [];
-    export type AllTablesAndViews = [analyses.Table, calls.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
+    export type AllTablesAndViews = [analyses.Table, calls.Table, rate_limit_counters.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
   }
 
 
@@ -2253,6 +2366,7 @@ declare module 'zapatos/schema' {
   export type SelectableForTable<T extends Table> = {
     "analyses": analyses.Selectable;
     "calls": calls.Selectable;
+    "rate_limit_counters": rate_limit_counters.Selectable;
     "reps": reps.Selectable;
     "speakers": speakers.Selectable;
     "transcripts": transcripts.Selectable;
@@ -2262,6 +2376,7 @@ declare module 'zapatos/schema' {
   export type JSONSelectableForTable<T extends Table> = {
     "analyses": analyses.JSONSelectable;
     "calls": calls.JSONSelectable;
+    "rate_limit_counters": rate_limit_counters.JSONSelectable;
     "reps": reps.JSONSelectable;
     "speakers": speakers.JSONSelectable;
     "transcripts": transcripts.JSONSelectable;
@@ -2271,6 +2386,7 @@ declare module 'zapatos/schema' {
   export type WhereableForTable<T extends Table> = {
     "analyses": analyses.Whereable;
     "calls": calls.Whereable;
+    "rate_limit_counters": rate_limit_counters.Whereable;
     "reps": reps.Whereable;
     "speakers": speakers.Whereable;
     "transcripts": transcripts.Whereable;
@@ -2280,6 +2396,7 @@ declare module 'zapatos/schema' {
   export type InsertableForTable<T extends Table> = {
     "analyses": analyses.Insertable;
     "calls": calls.Insertable;
+    "rate_limit_counters": rate_limit_counters.Insertable;
     "reps": reps.Insertable;
     "speakers": speakers.Insertable;
     "transcripts": transcripts.Insertable;
@@ -2289,6 +2406,7 @@ declare module 'zapatos/schema' {
   export type UpdatableForTable<T extends Table> = {
     "analyses": analyses.Updatable;
     "calls": calls.Updatable;
+    "rate_limit_counters": rate_limit_counters.Updatable;
     "reps": reps.Updatable;
     "speakers": speakers.Updatable;
     "transcripts": transcripts.Updatable;
@@ -2298,6 +2416,7 @@ declare module 'zapatos/schema' {
   export type UniqueIndexForTable<T extends Table> = {
     "analyses": analyses.UniqueIndex;
     "calls": calls.UniqueIndex;
+    "rate_limit_counters": rate_limit_counters.UniqueIndex;
     "reps": reps.UniqueIndex;
     "speakers": speakers.UniqueIndex;
     "transcripts": transcripts.UniqueIndex;
@@ -2307,6 +2426,7 @@ declare module 'zapatos/schema' {
   export type ColumnForTable<T extends Table> = {
     "analyses": analyses.Column;
     "calls": calls.Column;
+    "rate_limit_counters": rate_limit_counters.Column;
     "reps": reps.Column;
     "speakers": speakers.Column;
     "transcripts": transcripts.Column;
@@ -2316,6 +2436,7 @@ declare module 'zapatos/schema' {
   export type SQLForTable<T extends Table> = {
     "analyses": analyses.SQL;
     "calls": calls.SQL;
+    "rate_limit_counters": rate_limit_counters.SQL;
     "reps": reps.SQL;
     "speakers": speakers.SQL;
     "transcripts": transcripts.SQL;
