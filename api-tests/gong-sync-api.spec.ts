@@ -6,10 +6,12 @@
  */
 import { request as playwrightRequest, type APIRequestContext } from '@playwright/test';
 import { randomUUID } from 'node:crypto';
+import { sql } from 'slonik';
 import { ApiClient, expect, test, uniqueEmail, uniqueGongId } from './support/fixtures.js';
 import { simCall, startGongSimulator, type GongSimulator } from './support/gong-simulator.js';
 import { gongEnv, SIM_BASIC } from './support/gong-sync-cli.js';
 import { scratchDatabase, startOwnServer, type OwnServer } from './support/own-server.js';
+import { testEnvironment } from './support/test-environment.js';
 import { signToken } from './support/tokens.js';
 
 const WINDOW = { from: '2026-11-01T00:00:00Z', to: '2026-11-08T00:00:00Z' };
@@ -45,6 +47,42 @@ test.describe('Gong sync API', { tag: '@integration' }, () => {
     expect((await api.as(signToken({ role: 'rep', email: 'r@example.com' })).get('/sync/gong/runs')).status()).toBe(403);
     expect((await api.as(signToken({ role: 'manager' })).get('/sync/gong/runs')).status()).toBe(200);
     expect((await api.get(`/sync/gong/runs/${randomUUID()}`)).status()).toBe(404);
+  });
+
+  test('a webhook delivery of a private call is recorded, not ingested, and removes the stored call', async ({ api, db, cleanup }) => {
+    const gongId = uniqueGongId();
+    const email = uniqueEmail('hook');
+    const key = testEnvironment().gong.urlKey;
+    const deliveries = [randomUUID(), randomUUID(), randomUUID()];
+    cleanup.add('delete webhook events', () => db.pool.query(sql.unsafe`DELETE FROM webhook_events WHERE delivery_id = ANY(${sql.array(deliveries, 'text')})`));
+    cleanup.add('delete call', () => db.pool.query(sql.unsafe`DELETE FROM calls WHERE gong_call_id = ${gongId}`));
+    cleanup.add('delete rep', () => db.pool.query(sql.unsafe`DELETE FROM reps WHERE email = ${email}`));
+    const deliver = (id: string, isPrivate: boolean) =>
+      api.as(null).fetch('POST', `/webhooks/gong?key=${key}`, {
+        data: {
+          callData: {
+            metaData: { id: gongId, title: 'Webhook call', scheduled: '2026-11-05T10:00:00Z', isPrivate },
+            parties: [{ id: '1', emailAddress: email, name: 'Hook Rep', speakerId: '901', affiliation: 'Internal' }],
+          },
+        },
+        headers: { 'X-Gong-Delivery-Id': id },
+      });
+    const stored = () => db.pool.anyFirst(sql.unsafe`SELECT id FROM calls WHERE gong_call_id = ${gongId}`);
+
+    const privateFirst = await (await deliver(deliveries[0]!, true)).json();
+    expect(privateFirst).toEqual({ delivery_id: deliveries[0], status: 'completed', call_id: null, replayed: false });
+    expect(await stored()).toEqual([]);
+
+    const publicCall = await (await deliver(deliveries[1]!, false)).json();
+    expect(publicCall.call_id).not.toBeNull();
+    expect(await stored()).toEqual([publicCall.call_id]);
+
+    const turnedPrivate = await (await deliver(deliveries[2]!, true)).json();
+    expect(turnedPrivate).toMatchObject({ status: 'completed', call_id: null });
+    expect(await stored()).toEqual([]);
+    const events = await db.pool.anyFirst(sql.unsafe`
+      SELECT status FROM webhook_events WHERE delivery_id = ANY(${sql.array(deliveries, 'text')}) ORDER BY received_at`);
+    expect(events).toEqual(['completed', 'completed', 'completed']);
   });
 
   test.describe('with a simulated Gong', () => {

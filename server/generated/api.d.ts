@@ -1113,6 +1113,8 @@ export interface components {
                     /** Format: date-time */
                     started?: string | null;
                     duration?: number | null;
+                    /** @description A private call is recorded, never ingested; a stored copy of it is deleted. */
+                    isPrivate?: boolean;
                 };
                 parties?: {
                     id?: string;
@@ -1206,6 +1208,28 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The representation is unchanged since the `ETag` sent in `If-None-Match`; no body. */
+        NotModified: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                ETag: components["headers"]["ETag"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /**
+         * @description `If-Match` did not match the resource's current `ETag` (or the resource does not exist);
+         *     nothing was changed. GET it for its current state and tag, then decide again.
+         */
+        PreconditionFailed: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The body is larger than the service accepts. */
         PayloadTooLarge: {
             headers: {
@@ -1253,6 +1277,20 @@ export interface components {
         Limit: number;
         /** @description The `next_cursor` of the previous page. */
         Cursor: string;
+        /**
+         * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+         *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+         *     with the `ETag` and no body.
+         * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+         */
+        IfNoneMatch: string;
+        /**
+         * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+         *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+         *     changes. Checked inside the write's transaction, with the resource locked.
+         * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+         */
+        IfMatch: string;
     };
     requestBodies: never;
     headers: {
@@ -1276,6 +1314,12 @@ export interface components {
          * @example Bearer realm="call-coach", error="invalid_token"
          */
         "WWW-Authenticate": string;
+        /**
+         * @description The strong entity tag of the resource's current representation (a hash of it): send it in
+         *     `If-None-Match` to poll cheaply, or in `If-Match` to change the resource only if unchanged.
+         * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+         */
+        ETag: string;
     };
     pathItems: never;
 }
@@ -1512,7 +1556,15 @@ export interface operations {
     getCall: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1528,12 +1580,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Call"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1543,7 +1597,15 @@ export interface operations {
     deleteCall: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1567,13 +1629,22 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
     updateCall: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1593,6 +1664,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1603,6 +1675,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1651,7 +1724,15 @@ export interface operations {
     getSpeaker: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1672,12 +1753,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Speaker"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1687,7 +1770,15 @@ export interface operations {
     upsertCallByGongId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description Gong's call id.
@@ -1729,6 +1820,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1737,7 +1829,15 @@ export interface operations {
     getTranscript: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1753,12 +1853,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Transcript"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1768,7 +1870,15 @@ export interface operations {
     putTranscript: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1798,6 +1908,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1806,7 +1917,15 @@ export interface operations {
     getCallMetrics: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1822,12 +1941,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ConversationMetrics"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1948,7 +2069,15 @@ export interface operations {
     getAnalysis: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The analysis' id.
@@ -1964,12 +2093,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Analysis"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -2011,7 +2142,15 @@ export interface operations {
     getRep: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The rep's id.
@@ -2027,12 +2166,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Rep"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -2042,7 +2183,15 @@ export interface operations {
     updateRep: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The rep's id.
@@ -2062,6 +2211,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2072,6 +2222,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
@@ -2123,7 +2274,15 @@ export interface operations {
     getCallTrackers: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -2139,12 +2298,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CallTrackers"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -2226,7 +2387,15 @@ export interface operations {
     getGongSyncRun: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The run's id.
@@ -2242,12 +2411,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["GongSyncRun"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
