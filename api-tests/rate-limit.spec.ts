@@ -6,6 +6,7 @@ import { startOwnServer, scratchDatabase, type OwnServer } from './support/own-s
 import { expect, sql, test, validating } from './support/fixtures.js';
 import { createDatabase, type Database } from '../db/pool.js';
 import { signToken } from './support/tokens.js';
+import { loadSpec } from '../server/spec.js';
 
 const QUOTA = 5;
 const WINDOW_S = 60;
@@ -112,4 +113,22 @@ test.describe('rate limits', { tag: '@integration' }, () => {
       expect(response.headers()['ratelimit'], probe).toBeUndefined();
     }
   });
+});
+
+test('the contract declares the rate limit fields and 429 on every operation but the probes', () => {
+  const document = loadSpec().document as { paths: Record<string, Record<string, { responses?: Record<string, { $ref?: string; headers?: object }> }>>; components: { responses: Record<string, { headers?: object }> } };
+  const missing: string[] = [];
+  for (const [path, item] of Object.entries(document.paths)) {
+    if (path === '/health' || path === '/ready') continue;
+    for (const [method, operation] of Object.entries(item)) {
+      if (!operation?.responses) continue;
+      if (!operation.responses['429']) missing.push(`${method} ${path}: no 429`);
+      for (const [status, response] of Object.entries(operation.responses)) {
+        const headers = response.$ref ? document.components.responses[response.$ref.split('/').pop()!]!.headers : response.headers;
+        // A 503 may come before the count could be read.
+        if (status !== '503' && !(headers && 'RateLimit' in headers && 'RateLimit-Policy' in headers)) missing.push(`${method} ${path} ${status}`);
+      }
+    }
+  }
+  expect(missing).toEqual([]);
 });
