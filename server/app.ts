@@ -2,6 +2,7 @@ import Koa from 'koa';
 import type { Database } from '../db/pool.js';
 import { verifyBearer } from './auth.js';
 import { readBody } from './body.js';
+import { conditionalRequests } from './conditional.js';
 import type { Config } from './config.js';
 import { serveDocsAssets } from './docs.js';
 import { gongSecurity } from './gong.js';
@@ -63,7 +64,8 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
   app.use(readBody);
   // 6. validate parameters and body (400)
   app.use(validate);
-  // 7. the operation's handler
+  // 7. the operation's handler (conditional requests: ETag, 304)
+  app.use(conditionalRequests(spec.document));
   app.use(handle);
   return app;
 }
