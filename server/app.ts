@@ -6,9 +6,11 @@ import { conditionalRequests } from './conditional.js';
 import type { Config } from './config.js';
 import { serveDocsAssets } from './docs.js';
 import { gongSecurity } from './gong.js';
+import type { GongSyncWorker } from './gong-sync-worker.js';
 import { analysisHandlers } from './handlers/analyses.js';
 import { callHandlers } from './handlers/calls.js';
 import { repHandlers } from './handlers/reps.js';
+import { syncHandlers } from './handlers/sync.js';
 import { transcriptHandlers } from './handlers/transcripts.js';
 import { webhookHandlers } from './handlers/webhooks.js';
 import { systemHandlers } from './handlers/system.js';
@@ -26,7 +28,7 @@ import { validate } from './validation.js';
  * DESIGN.md section 1. Every stage after `matchRoutes` reads the matched operation's compiled
  * route (routes.ts): its security, roles, body limit, validator and handler.
  */
-export async function createApp(deps: { config: Config; db: Database; logger: Logger }): Promise<Koa> {
+export async function createApp(deps: { config: Config; db: Database; logger: Logger; gongSync: GongSyncWorker }): Promise<Koa> {
   const { config, db, logger } = deps;
   const spec = loadSpec();
   const metrics = createMetrics(db);
@@ -40,6 +42,7 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
       ...analysisHandlers(db),
       ...repHandlers(db),
       ...webhookHandlers(db),
+      ...syncHandlers(db, deps.gongSync),
     },
     schemes,
   );
