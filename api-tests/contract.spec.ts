@@ -13,8 +13,8 @@ function response(path: string, status: number, body: unknown, headers: Record<s
   const text = typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body);
   const contentType = typeof body === 'string' ? 'text/plain' : 'application/json; charset=utf-8';
   // Every answer but the probes' carries the rate limit fields (declared on every such response).
-  const rateLimit = path === '/health' || path === '/ready' ? {} : { 'ratelimit-policy': '"default";q=600;w=60', ratelimit: '"default";r=599;t=60' };
-  const all = { 'x-request-id': REQUEST_ID, ...rateLimit, ...(body === undefined ? {} : { 'content-type': contentType }), ...headers };
+  const rateLimit: Record<string, string> = path === '/health' || path === '/ready' ? {} : { 'ratelimit-policy': '"default";q=600;w=60', ratelimit: '"default";r=599;t=60' };
+  const all: Record<string, string> = { 'x-request-id': REQUEST_ID, ...rateLimit, ...(body === undefined ? {} : { 'content-type': contentType }), ...headers };
   return {
     url: () => `${BASE}${path}`,
     status: () => status,

@@ -27,9 +27,6 @@ export type Config = {
   corsOrigins: string[];
   /** Requests per window per token `sub` (per client IP without a valid token). */
   rateLimit: { requests: number; windowSeconds: number };
-  bodyLimitBytes: number;
-  /** PUT /calls/{id}/transcript only. */
-  transcriptBodyLimitBytes: number;
   logLevel: string;
   /** How Gong's webhook deliveries prove themselves; neither set: the webhook refuses everything. */
   gongWebhook: {
@@ -192,8 +189,6 @@ export function loadConfig(env: Env = process.env): Config {
       requests: integer(env, 'RATE_LIMIT_REQUESTS', 600, 1, 1_000_000_000),
       windowSeconds: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
     },
-    bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
-    transcriptBodyLimitBytes: integer(env, 'TRANSCRIPT_BODY_LIMIT_BYTES', 20 * 1024 * 1024, 1024, 500 * 1024 * 1024),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
     gongWebhook: {
       // Environment files often carry PEM keys on one line with literal \n.
