@@ -124,7 +124,7 @@ test.describe('openapi.yaml quality', () => {
     expect(checked, 'examples checked').toBeGreaterThan(10);
   });
 
-  test('every single-resource GET declares its ETag, If-None-Match and 304; every PATCH, PUT and DELETE If-Match and 412', async () => {
+  test('conditional requests and idempotency keys are declared where they apply (ETag/If-None-Match/304, If-Match/412, Idempotency-Key/409/422)', async () => {
     // Insights cover a window ending now: the representation differs on every request, so a tag would never match.
     const UNTAGGED = new Set(['getRepInsights']);
     const ops = await operations();
@@ -143,6 +143,14 @@ test.describe('openapi.yaml quality', () => {
       if (['PATCH', 'PUT', 'DELETE'].includes(method)) {
         if (!headerParameters.includes('If-Match')) found.push(`${where}: no If-Match parameter`);
         if (!operation.responses['412']) found.push(`${where}: no 412`);
+      }
+      // A POST that creates (answers 201) takes an Idempotency-Key.
+      if (method === 'POST' && operation.responses['201']) {
+        if (!headerParameters.includes('Idempotency-Key')) found.push(`${where}: no Idempotency-Key parameter`);
+        for (const status of ['409', '422']) if (!operation.responses[status]) found.push(`${where}: no ${status}`);
+        if (!(operation.responses['201'] as OpenAPIV3.ResponseObject).headers?.['Idempotent-Replayed']) {
+          found.push(`${where}: 201 does not declare Idempotent-Replayed`);
+        }
       }
       return found;
     });

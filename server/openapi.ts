@@ -30,6 +30,7 @@ const LOCATIONS: Record<string, FieldError['location']> = {
   path: 'path',
   query: 'query',
   headers: 'header',
+  header: 'header',
 };
 
 /** Turns Ajv's findings into the problem's `errors`, each naming where and what. */

@@ -880,6 +880,329 @@ declare module 'zapatos/schema' {
   }
 
   /**
+   * **idempotency_keys**
+   * - Table in database
+   */
+  export namespace idempotency_keys {
+    export type Table = 'idempotency_keys';
+    export interface Selectable {
+      /**
+      * **idempotency_keys.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at: Date;
+      /**
+      * **idempotency_keys.expires_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `(now() + '24:00:00'::interval)`
+      */
+      expires_at: Date;
+      /**
+      * **idempotency_keys.fingerprint**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      fingerprint: string;
+      /**
+      * **idempotency_keys.key**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      key: string;
+      /**
+      * **idempotency_keys.principal**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      principal: string;
+      /**
+      * **idempotency_keys.request_method**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_method: string;
+      /**
+      * **idempotency_keys.request_path**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_path: string;
+      /**
+      * **idempotency_keys.response_body**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      response_body: string;
+      /**
+      * **idempotency_keys.response_location**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      response_location: string | null;
+      /**
+      * **idempotency_keys.response_status**
+      * - `int2` in database
+      * - `NOT NULL`, no default
+      */
+      response_status: number;
+    }
+    export interface JSONSelectable {
+      /**
+      * **idempotency_keys.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at: db.TimestampTzString;
+      /**
+      * **idempotency_keys.expires_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `(now() + '24:00:00'::interval)`
+      */
+      expires_at: db.TimestampTzString;
+      /**
+      * **idempotency_keys.fingerprint**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      fingerprint: string;
+      /**
+      * **idempotency_keys.key**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      key: string;
+      /**
+      * **idempotency_keys.principal**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      principal: string;
+      /**
+      * **idempotency_keys.request_method**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_method: string;
+      /**
+      * **idempotency_keys.request_path**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_path: string;
+      /**
+      * **idempotency_keys.response_body**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      response_body: string;
+      /**
+      * **idempotency_keys.response_location**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      response_location: string | null;
+      /**
+      * **idempotency_keys.response_status**
+      * - `int2` in database
+      * - `NOT NULL`, no default
+      */
+      response_status: number;
+    }
+    export interface Whereable {
+      /**
+      * **idempotency_keys.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.expires_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `(now() + '24:00:00'::interval)`
+      */
+      expires_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.fingerprint**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      fingerprint?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.key**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      key?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.principal**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      principal?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.request_method**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_method?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.request_path**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_path?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.response_body**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      response_body?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.response_location**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      response_location?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.response_status**
+      * - `int2` in database
+      * - `NOT NULL`, no default
+      */
+      response_status?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+    }
+    export interface Insertable {
+      /**
+      * **idempotency_keys.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment;
+      /**
+      * **idempotency_keys.expires_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `(now() + '24:00:00'::interval)`
+      */
+      expires_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment;
+      /**
+      * **idempotency_keys.fingerprint**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      fingerprint: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **idempotency_keys.key**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      key: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **idempotency_keys.principal**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      principal: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **idempotency_keys.request_method**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_method: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **idempotency_keys.request_path**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_path: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **idempotency_keys.response_body**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      response_body: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **idempotency_keys.response_location**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      response_location?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **idempotency_keys.response_status**
+      * - `int2` in database
+      * - `NOT NULL`, no default
+      */
+      response_status: number | db.Parameter<number> | db.SQLFragment;
+    }
+    export interface Updatable {
+      /**
+      * **idempotency_keys.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **idempotency_keys.expires_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `(now() + '24:00:00'::interval)`
+      */
+      expires_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **idempotency_keys.fingerprint**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      fingerprint?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **idempotency_keys.key**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      key?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **idempotency_keys.principal**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      principal?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **idempotency_keys.request_method**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_method?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **idempotency_keys.request_path**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_path?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **idempotency_keys.response_body**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      response_body?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **idempotency_keys.response_location**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      response_location?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **idempotency_keys.response_status**
+      * - `int2` in database
+      * - `NOT NULL`, no default
+      */
+      response_status?: number | db.Parameter<number> | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment>;
+    }
+    export type UniqueIndex = 'idempotency_keys_pkey';
+    export type Column = keyof Selectable;
+    export type OnlyCols<T extends readonly Column[]> = Pick<Selectable, T[number]>;
+    export type SQLExpression = Table | db.ColumnNames<Updatable | (keyof Updatable)[]> | db.ColumnValues<Updatable> | Whereable | Column | db.ParentColumn | db.GenericSQLExpression;
+    export type SQL = SQLExpression | SQLExpression[];
+  }
+
+  /**
    * **reps**
    * - Table in database
    */
@@ -2210,20 +2533,20 @@ declare module 'zapatos/schema' {
   /* --- aggregate types --- */
 
   export namespace public {  
-    export type Table = analyses.Table | calls.Table | reps.Table | speakers.Table | transcripts.Table | webhook_events.Table;
-    export type Selectable = analyses.Selectable | calls.Selectable | reps.Selectable | speakers.Selectable | transcripts.Selectable | webhook_events.Selectable;
-    export type JSONSelectable = analyses.JSONSelectable | calls.JSONSelectable | reps.JSONSelectable | speakers.JSONSelectable | transcripts.JSONSelectable | webhook_events.JSONSelectable;
-    export type Whereable = analyses.Whereable | calls.Whereable | reps.Whereable | speakers.Whereable | transcripts.Whereable | webhook_events.Whereable;
-    export type Insertable = analyses.Insertable | calls.Insertable | reps.Insertable | speakers.Insertable | transcripts.Insertable | webhook_events.Insertable;
-    export type Updatable = analyses.Updatable | calls.Updatable | reps.Updatable | speakers.Updatable | transcripts.Updatable | webhook_events.Updatable;
-    export type UniqueIndex = analyses.UniqueIndex | calls.UniqueIndex | reps.UniqueIndex | speakers.UniqueIndex | transcripts.UniqueIndex | webhook_events.UniqueIndex;
-    export type Column = analyses.Column | calls.Column | reps.Column | speakers.Column | transcripts.Column | webhook_events.Column;
+    export type Table = analyses.Table | calls.Table | idempotency_keys.Table | reps.Table | speakers.Table | transcripts.Table | webhook_events.Table;
+    export type Selectable = analyses.Selectable | calls.Selectable | idempotency_keys.Selectable | reps.Selectable | speakers.Selectable | transcripts.Selectable | webhook_events.Selectable;
+    export type JSONSelectable = analyses.JSONSelectable | calls.JSONSelectable | idempotency_keys.JSONSelectable | reps.JSONSelectable | speakers.JSONSelectable | transcripts.JSONSelectable | webhook_events.JSONSelectable;
+    export type Whereable = analyses.Whereable | calls.Whereable | idempotency_keys.Whereable | reps.Whereable | speakers.Whereable | transcripts.Whereable | webhook_events.Whereable;
+    export type Insertable = analyses.Insertable | calls.Insertable | idempotency_keys.Insertable | reps.Insertable | speakers.Insertable | transcripts.Insertable | webhook_events.Insertable;
+    export type Updatable = analyses.Updatable | calls.Updatable | idempotency_keys.Updatable | reps.Updatable | speakers.Updatable | transcripts.Updatable | webhook_events.Updatable;
+    export type UniqueIndex = analyses.UniqueIndex | calls.UniqueIndex | idempotency_keys.UniqueIndex | reps.UniqueIndex | speakers.UniqueIndex | transcripts.UniqueIndex | webhook_events.UniqueIndex;
+    export type Column = analyses.Column | calls.Column | idempotency_keys.Column | reps.Column | speakers.Column | transcripts.Column | webhook_events.Column;
   
-    export type AllBaseTables = [analyses.Table, calls.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
+    export type AllBaseTables = [analyses.Table, calls.Table, idempotency_keys.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
     export type AllForeignTables = [];
     export type AllViews = [];
     export type AllMaterializedViews = [];
-    export type AllTablesAndViews = [analyses.Table, calls.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
+    export type AllTablesAndViews = [analyses.Table, calls.Table, idempotency_keys.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
   }
 
 
@@ -2253,6 +2576,7 @@ declare module 'zapatos/schema' {
   export type SelectableForTable<T extends Table> = {
     "analyses": analyses.Selectable;
     "calls": calls.Selectable;
+    "idempotency_keys": idempotency_keys.Selectable;
     "reps": reps.Selectable;
     "speakers": speakers.Selectable;
     "transcripts": transcripts.Selectable;
@@ -2262,6 +2586,7 @@ declare module 'zapatos/schema' {
   export type JSONSelectableForTable<T extends Table> = {
     "analyses": analyses.JSONSelectable;
     "calls": calls.JSONSelectable;
+    "idempotency_keys": idempotency_keys.JSONSelectable;
     "reps": reps.JSONSelectable;
     "speakers": speakers.JSONSelectable;
     "transcripts": transcripts.JSONSelectable;
@@ -2271,6 +2596,7 @@ declare module 'zapatos/schema' {
   export type WhereableForTable<T extends Table> = {
     "analyses": analyses.Whereable;
     "calls": calls.Whereable;
+    "idempotency_keys": idempotency_keys.Whereable;
     "reps": reps.Whereable;
     "speakers": speakers.Whereable;
     "transcripts": transcripts.Whereable;
@@ -2280,6 +2606,7 @@ declare module 'zapatos/schema' {
   export type InsertableForTable<T extends Table> = {
     "analyses": analyses.Insertable;
     "calls": calls.Insertable;
+    "idempotency_keys": idempotency_keys.Insertable;
     "reps": reps.Insertable;
     "speakers": speakers.Insertable;
     "transcripts": transcripts.Insertable;
@@ -2289,6 +2616,7 @@ declare module 'zapatos/schema' {
   export type UpdatableForTable<T extends Table> = {
     "analyses": analyses.Updatable;
     "calls": calls.Updatable;
+    "idempotency_keys": idempotency_keys.Updatable;
     "reps": reps.Updatable;
     "speakers": speakers.Updatable;
     "transcripts": transcripts.Updatable;
@@ -2298,6 +2626,7 @@ declare module 'zapatos/schema' {
   export type UniqueIndexForTable<T extends Table> = {
     "analyses": analyses.UniqueIndex;
     "calls": calls.UniqueIndex;
+    "idempotency_keys": idempotency_keys.UniqueIndex;
     "reps": reps.UniqueIndex;
     "speakers": speakers.UniqueIndex;
     "transcripts": transcripts.UniqueIndex;
@@ -2307,6 +2636,7 @@ declare module 'zapatos/schema' {
   export type ColumnForTable<T extends Table> = {
     "analyses": analyses.Column;
     "calls": calls.Column;
+    "idempotency_keys": idempotency_keys.Column;
     "reps": reps.Column;
     "speakers": speakers.Column;
     "transcripts": transcripts.Column;
@@ -2316,6 +2646,7 @@ declare module 'zapatos/schema' {
   export type SQLForTable<T extends Table> = {
     "analyses": analyses.SQL;
     "calls": calls.SQL;
+    "idempotency_keys": idempotency_keys.SQL;
     "reps": reps.SQL;
     "speakers": speakers.SQL;
     "transcripts": transcripts.SQL;
