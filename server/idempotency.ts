@@ -46,7 +46,7 @@ export async function respondOnce(ctx: Context, db: Database, create: (db: Datab
     key: keyOf(field),
     method: ctx.method,
     path: ctx.path,
-    fingerprint: hash('sha256', `${ctx.method} ${ctx.path}\n${JSON.stringify(ctx.request.body ?? null)}`, 'hex'),
+    fingerprint: hash('sha256', `${ctx.method} ${ctx.path}\n${JSON.stringify(ctx.state.body ?? null)}`, 'hex'),
   };
   const outcome = await onceForKey(db, request, create);
   switch (outcome.kind) {
