@@ -4,9 +4,14 @@
  * stored in the resource's own transaction (checked in the database).
  */
 import { randomUUID } from 'node:crypto';
+import { request as playwrightRequest } from '@playwright/test';
+import pg from 'pg';
 import type { Database } from '../db/pool.js';
-import { expect, newCall, sql, test, uniqueEmail, type ApiClient, type Cleanup } from './support/fixtures.js';
+import { ApiClient, expect, newCall, sql, test, uniqueEmail, type Cleanup } from './support/fixtures.js';
+import { startGongSimulator } from './support/gong-simulator.js';
+import { gongEnv, SIM_BASIC } from './support/gong-sync-cli.js';
 import { holdLock, untilBlocked } from './support/locks.js';
+import { scratchDatabase, startOwnServer } from './support/own-server.js';
 import { signToken } from './support/tokens.js';
 
 /** A fresh key, deleted with its stored answer after the test. */
@@ -188,5 +193,37 @@ test.describe('idempotency keys', { tag: '@integration' }, () => {
     trackCall((await response.json()).id);
     expect(await db.pool.oneFirst(sql.unsafe`SELECT expires_at > now() + interval '23 hours' FROM idempotency_keys WHERE key = ${key}`)).toBe(true);
     expect(await db.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM idempotency_keys WHERE principal = ${stranger}`)).toBe(0);
+  });
+
+  test('POST /sync/gong/runs (202, queued) takes a key too: the replay queues no second run', async ({ db }) => {
+    // The shared server has no Gong credentials (every run is a 409 there): a server of its own, on a scratch database.
+    const database = await scratchDatabase(db);
+    const sim = await startGongSimulator({ calls: [], basic: SIM_BASIC });
+    const server = await startOwnServer({ database: { url: database.url }, env: { ...gongEnv(sim), LOG_LEVEL: 'warn' } });
+    const context = await playwrightRequest.newContext({ baseURL: server.baseURL, extraHTTPHeaders: { Accept: 'application/json, application/problem+json' } });
+    try {
+      const api = new ApiClient(context, signToken({ role: 'service' }));
+      const window = { from: '2026-11-01T00:00:00Z', to: '2026-11-08T00:00:00Z' };
+      const key = keyed(randomUUID());
+      const first = await api.post('/sync/gong/runs', window, key);
+      const again = await api.post('/sync/gong/runs', window, key);
+      expect([first.status(), again.status()]).toEqual([202, 202]);
+      expect([first.headers()['idempotent-replayed'], again.headers()['idempotent-replayed']]).toEqual(['false', 'true']);
+      expect(again.headers()['location']).toBe(first.headers()['location']);
+      expect((await again.body()).toString()).toBe((await first.body()).toString());
+      expect((await api.post('/sync/gong/runs', { ...window, to: '2026-11-09T00:00:00Z' }, key)).status()).toBe(422);
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      try {
+        expect((await client.query('SELECT count(*)::int AS n FROM gong_sync_runs')).rows[0].n).toBe(1);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await context.dispose();
+      await server.stop();
+      await sim.close();
+      await database.drop();
+    }
   });
 });

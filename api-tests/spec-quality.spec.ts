@@ -144,12 +144,13 @@ test.describe('openapi.yaml quality', () => {
         if (!headerParameters.includes('If-Match')) found.push(`${where}: no If-Match parameter`);
         if (!operation.responses['412']) found.push(`${where}: no 412`);
       }
-      // A POST that creates (answers 201) takes an Idempotency-Key.
-      if (method === 'POST' && operation.responses['201']) {
+      // A POST that creates (answers 201, or 202 with the Location of what it queued) takes an Idempotency-Key.
+      const creates = ['201', '202'].find((status) => (operation.responses[status] as OpenAPIV3.ResponseObject | undefined)?.headers?.['Location']);
+      if (method === 'POST' && creates) {
         if (!headerParameters.includes('Idempotency-Key')) found.push(`${where}: no Idempotency-Key parameter`);
         for (const status of ['409', '422']) if (!operation.responses[status]) found.push(`${where}: no ${status}`);
-        if (!(operation.responses['201'] as OpenAPIV3.ResponseObject).headers?.['Idempotent-Replayed']) {
-          found.push(`${where}: 201 does not declare Idempotent-Replayed`);
+        if (!(operation.responses[creates] as OpenAPIV3.ResponseObject).headers?.['Idempotent-Replayed']) {
+          found.push(`${where}: ${creates} does not declare Idempotent-Replayed`);
         }
       }
       return found;

@@ -11,9 +11,9 @@ import type { Database } from '../db/pool.js';
 import type { Principal } from './auth.js';
 import { HttpProblem } from './problem.js';
 
-/** The answer of a create: 201, where the new resource lives, and its representation. */
-export function created(location: string, body: unknown): StoredResponse {
-  return { status: 201, location, body: JSON.stringify(body) };
+/** The answer of a create: 201 (202 when only queued), where the new resource lives, and its representation. */
+export function created(location: string, body: unknown, status: 201 | 202 = 201): StoredResponse {
+  return { status, location, body: JSON.stringify(body) };
 }
 
 function send(ctx: Context, response: StoredResponse, replayed: boolean): void {

@@ -2411,7 +2411,16 @@ export interface operations {
     createGongSyncRun: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the request safe to retry: 1–255 visible ASCII characters, as a structured-field
+                 *     string (`"…"`, as draft-ietf-httpapi-idempotency-key-header specifies) or bare. The same
+                 *     key with the same request within 24 hours replays the first answer; with a different
+                 *     request it is a `422`; while the first is still running, a `409`. Keys are per token `sub`.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2426,6 +2435,7 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2435,7 +2445,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            /** @description This service has no Gong credentials, so it cannot sync. */
+            /**
+             * @description This service has no Gong credentials, so it cannot sync; or an earlier request with the
+             *     same `Idempotency-Key` is still being processed (retry it shortly, unchanged).
+             */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2447,6 +2460,7 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
