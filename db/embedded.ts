@@ -166,7 +166,8 @@ async function checkBinaries(binDir: string, account: Account | undefined): Prom
   const binary = path.join(binDir, 'postgres');
   const { code, output, error } = await runOnce(binary, ['--version'], account);
   if (error) {
-    throw new EmbeddedPostgresError('binaries', `cannot run ${binary}: ${error.message}`, { path: binary, user: account?.name }, { cause: error });
+    const blockedBy = account ? await blockingAncestor(binary, account) : undefined;
+    throw new EmbeddedPostgresError('binaries', `cannot run ${binary}: ${error.message}`, { path: binary, user: account?.name, blockedBy }, { cause: error });
   }
   if (code !== 0) {
     throw new EmbeddedPostgresError('binaries', `${binary} --version failed (exit ${code})`, { path: binary, user: account?.name, output });

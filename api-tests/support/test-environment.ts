@@ -97,8 +97,8 @@ export function testEnvironment(): TestEnvironment {
       databaseUrl: `postgres://postgres:postgres@127.0.0.1:${embeddedPort}/call_coach_test`,
       embedded: true,
       embeddedPort,
-      // Not created here: initdb creates it (as the `postgres` user when we run as root), and the
-      // server deletes it when it stops.
+      // Not created here: the server creates it (owned by the `postgres` user when we run as root)
+      // and deletes it when it stops.
       embeddedDataDir: path.join(tmpdir(), `call-coach-test-${randomUUID()}`),
       apiPort,
       baseURL: '',
