@@ -5,6 +5,7 @@ import type { Database } from '../db/pool.js';
 import { createApp } from './app.js';
 import { loadConfig, type Config } from './config.js';
 import { openPool, resolveDatabase, type DatabaseTarget } from './database.js';
+import { startGongSyncWorker } from './gong-sync-worker.js';
 import { createLogger, type Logger } from './logger.js';
 import { describeStartupFailure, type StartupContext, type StartupStage } from './startup-errors.js';
 
@@ -61,7 +62,9 @@ if (config.migrateOnStart) {
   logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
 }
 
-const app = await step('app', () => createApp({ config, db, logger }));
+const gongSync = await step('app', () => startGongSyncWorker({ config, db, logger }));
+startedParts.push(() => gongSync.stop());
+const app = await step('app', () => createApp({ config, db, logger, gongSync }));
 const server: Server = await step(
   'listen',
   () =>
@@ -104,6 +107,7 @@ async function shutdown(signal: string): Promise<void> {
   });
   clearInterval(sweep);
   clearTimeout(force);
+  await gongSync.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the Gong sync failed'));
   await db.end().catch((error: unknown) => logger.error({ err: error }, 'closing the pool failed'));
   await target.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping embedded PostgreSQL failed'));
   logger.info('stopped');
