@@ -63,6 +63,8 @@ export async function startOwnServer(options: OwnServerOptions): Promise<OwnServ
     PORT: String(port),
     JWT_SECRET: TEST_JWT_SECRET,
     LOG_LEVEL: 'info',
+    // Tests that load an own server send thousands of requests with one token; rate-limit.spec.ts sets small quotas.
+    RATE_LIMIT_REQUESTS: '100000000',
     ...databaseEnv,
     ...options.env,
   };
