@@ -35,7 +35,7 @@ const CLOCK_TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }
 
 /** One-line source replacements per variant: [file, from, to]. */
 const VARIANTS: Record<string, [string, string, string][]> = {
-  'no rate limit': [['server/app.ts', '  app.use(rateLimit(db, config.rateLimit, logger));\n', '']],
+  'no rate limit': [['server/app.ts', '  app.use(rateLimit(db, config.rateLimit, logger));', '  // (rate limit off)']],
   'rate limit (as shipped)': [],
   'rate limit, every request counted in PostgreSQL': [['server/rate-limit.ts', 'const EXACT_SHARE = 0.1;', 'const EXACT_SHARE = 1;']],
 };
@@ -127,7 +127,8 @@ try {
   const env = { NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: secret, DATABASE_URL: database.url, RATE_LIMIT_REQUESTS: '1000000000', DB_POOL_MAX: '10' };
   const variants: { name: string; pid: number; url: string }[] = [];
   for (const [name, edits] of Object.entries(VARIANTS)) {
-    const outfile = path.join(path.dirname(dataDir), `${variants.length}.js`);
+    // Inside the project, so the bundle finds node_modules (packages stay external) and the spec.
+    const outfile = path.join(ROOT, 'dist', `edge-bench-${variants.length}.js`);
     await build({
       entryPoints: [path.join(ROOT, 'server/main.ts')],
       bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile, logLevel: 'warning',
@@ -179,4 +180,5 @@ try {
   await Promise.all(servers.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))));
   await database.stop();
   await rm(path.dirname(dataDir), { recursive: true, force: true });
+  for (let i = 0; i < Object.keys(VARIANTS).length; i++) await rm(path.join(ROOT, 'dist', `edge-bench-${i}.js`), { force: true });
 }

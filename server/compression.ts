@@ -7,6 +7,9 @@ export const COMPRESSION_THRESHOLD_BYTES = 1024;
 
 const compressor = compress({
   threshold: COMPRESSION_THRESHOLD_BYTES,
+  // gzip first where the client accepts both alike: br cost 2-3x gzip's CPU per response here
+  // (scripts/edge-bench.ts, docs/benchmarks.md) for a few % fewer bytes.
+  encodingPreference: ['gzip', 'br', 'identity'],
   // br at quality 4 (koa-compress's default; 11 costs ~10x the CPU for a few % less), told the
   // body's size so it sizes its window to it (for a 1.3 KB call: ~4x less time per response).
   br: (_type: string, size: number) => ({ params: { [constants.BROTLI_PARAM_QUALITY]: 4, [constants.BROTLI_PARAM_SIZE_HINT]: size } }),
@@ -16,7 +19,7 @@ const compressor = compress({
 });
 
 /**
- * Responses over 1 KB compressed with br or gzip as Accept-Encoding asks (koa-compress), with
+ * Responses over 1 KB compressed with gzip or br as Accept-Encoding asks (koa-compress), with
  * `Vary: Accept-Encoding` on every response. A JSON body is serialised once, here: left as an
  * object, Koa would stringify it once for koa-compress's size check and again to send it.
  */
