@@ -1,20 +1,25 @@
 /**
- * `npm run bench`: the service under load, next to the bare-Node floor, on this machine, in one run.
+ * `npm run bench`: the service under load, beside two floors, on this machine, in one run.
  *
  *   npm run bench                                   # 100k calls, 1M segments, throwaway embedded PostgreSQL
- *   npm run bench -- --calls 10000 --segments 100000 --duration 5   # a quick run
+ *   npm run bench -- --calls 20000 --segments 200000 --duration 5 --rounds 4   # a quicker run
  *   npm run bench -- --reuse                        # keep the seeded database in .data/bench/ for next time
  *   BENCH_DATABASE_URL=postgres://… npm run bench   # an empty database of yours (seeded once, then reused)
- *   npm run bench -- --profile                      # also V8 CPU profiles of the service (.data/bench/profiles/) and the bare server (…/bare/)
+ *   npm run bench -- --profile                      # also V8 CPU profiles of every server (.data/bench/profiles/)
  *
  * It seeds (scripts/bench-seed.ts), builds and starts the service (`MALLOC_ARENA_MAX=2 node
  * --max-semi-space-size=4 dist/server.js` as `npm start` does; other V8 flags with --node-args='…',
- * another arena count with MALLOC_ARENA_MAX=N in the bench's environment; `--from-source` runs both servers'
- * TypeScript through tsx instead, as before the build step existed),
- * NODE_ENV=production, LOG_LEVEL=warn, a random 64-character JWT_SECRET, pool of 10) and the
- * bare server (scripts/bench-bare-server.ts, node:http + pg, pool of 10) on free ports, loads
- * both with autocannon, samples each server's VmRSS from /proc, and prints a Markdown table,
- * then EXPLAIN (ANALYZE, BUFFERS) of the search and list queries. Not part of `npm test`.
+ * another arena count with MALLOC_ARENA_MAX=N in the bench's environment; `--from-source` runs the
+ * TypeScript through tsx instead; NODE_ENV=production, LOG_LEVEL=warn, a random JWT_SECRET, pool
+ * of 10) and two floors (scripts/bench-bare-server.ts: node:http + pg, and node:http + the
+ * service's own Slonik pool and data functions; no framework, auth or validation). The load
+ * generator is wrk (Debian's; installed here when missing and run as root), one thread, whose own
+ * CPU is reported so it can be seen not to be the bottleneck. GET /calls/{id} and POST /calls run
+ * against all three servers in interleaved rounds (order rotated each round); the table gives
+ * medians and the median of the per-round ratios, server CPU µs per request (utime+stime from
+ * /proc/PID/stat around each run) and peak RSS (VmRSS sampled every 100 ms). Then list, search,
+ * ingest and many connections against the service alone, and EXPLAIN (ANALYZE, BUFFERS) of the
+ * search and list queries. Not part of `npm test`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
