@@ -21,7 +21,7 @@ const target = await resolveDatabase(config, logger);
 const db = await createDatabase({ url: target.url, ...config.pool });
 try {
   if (config.migrateOnStart) {
-    const applied = await migrate(target.url);
+    const applied = await migrate(config.migrationDatabaseUrl ?? target.url);
     logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
   }
 } catch (error) {
