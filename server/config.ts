@@ -1,5 +1,8 @@
 /** Every environment variable the service reads, parsed and checked once at start. */
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import path from 'node:path';
+import { DEFAULT_SYSTEM_DIR } from '../db/embedded.js';
 
 export type Config = {
   nodeEnv: string;
@@ -13,7 +16,14 @@ export type Config = {
   proxy: { trust: boolean; maxIps: number };
   /** The `instance` label on every metric series, so each replica's figures stay apart. */
   instanceId: string;
-  embedded: { dataDir: string; port: number; databaseName: string; ephemeral: boolean };
+  embedded: {
+    dataDir: string;
+    port: number;
+    databaseName: string;
+    ephemeral: boolean;
+    /** As root: where the embedded binaries are copied to (and the default data folder lives). */
+    systemDir: string;
+  };
   pool: { maxConnections: number; acquireTimeoutMs: number; statementTimeoutMs: number; connectTimeoutMs: number };
   migrateOnStart: boolean;
   jwtSecret: string;
@@ -88,11 +98,31 @@ function flag(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false; got "${raw}"`);
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function logLevel(env: Env, fallback: string): string {
+  const raw = env.LOG_LEVEL;
+  if (!raw) return fallback;
+  if (!LOG_LEVELS.includes(raw)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; got "${raw}"`);
+  return raw;
+}
+
 function secretKey(env: Env, name: string): string | undefined {
   const raw = env[name];
   if (!raw) return undefined;
   if (raw.length < 16) throw new ConfigError(`${name} must be 16 characters or more`);
   return raw;
+}
+
+/**
+ * `.data/postgres` in the project; as root, a folder of this project's own under the system folder:
+ * PostgreSQL then runs as the `postgres` user, who cannot reach a clone inside a 0700 folder.
+ */
+function defaultEmbeddedDataDir(systemDir: string): string {
+  if (process.getuid?.() !== 0) return '.data/postgres';
+  const project = process.cwd();
+  const key = createHash('sha256').update(project).digest('hex').slice(0, 8);
+  return path.join(systemDir, 'data', `${path.basename(project)}-${key}`);
 }
 
 function gongAuth(env: Env): GongSyncConfig['auth'] {
@@ -132,10 +162,11 @@ export function loadConfig(env: Env = process.env): Config {
     proxy: { trust: flag(env, 'TRUST_PROXY', false), maxIps: integer(env, 'TRUST_PROXY_MAX_IPS', 1, 0, 100) },
     instanceId: env.INSTANCE_ID || `${hostname()}:${env.PORT || 3000}`,
     embedded: {
-      dataDir: env.EMBEDDED_PG_DIR || '.data/postgres',
+      dataDir: env.EMBEDDED_PG_DIR || defaultEmbeddedDataDir(env.EMBEDDED_PG_SYSTEM_DIR || DEFAULT_SYSTEM_DIR),
       port: integer(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),
       databaseName: env.EMBEDDED_PG_DATABASE || 'call_coach',
       ephemeral: flag(env, 'EMBEDDED_PG_EPHEMERAL', false),
+      systemDir: env.EMBEDDED_PG_SYSTEM_DIR || DEFAULT_SYSTEM_DIR,
     },
     pool: {
       maxConnections: integer(env, 'DB_POOL_MAX', 10, 1, 500),
@@ -145,7 +176,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     migrateOnStart: flag(env, 'MIGRATE_ON_START', true),
     jwtSecret,
-    logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
+    logLevel: logLevel(env, nodeEnv === 'test' ? 'warn' : 'info'),
     gongWebhook: {
       // Environment files often carry PEM keys on one line with literal \n.
       publicKey: env.GONG_WEBHOOK_PUBLIC_KEY ? env.GONG_WEBHOOK_PUBLIC_KEY.replace(/\\n/g, '\n') : undefined,
