@@ -7,7 +7,7 @@ export type Config = {
   /** Unset: the service runs its own embedded PostgreSQL. */
   databaseUrl: string | undefined;
   embedded: { dataDir: string; port: number; databaseName: string; ephemeral: boolean };
-  pool: { maxConnections: number; acquireTimeoutMs: number; statementTimeoutMs: number; connectTimeoutMs: number };
+  pool: { maxConnections: number; acquireTimeoutMs: number; statementTimeoutMs: number; connectTimeoutMs: number; parseRows: boolean };
   migrateOnStart: boolean;
   jwtSecret: string;
   bodyLimitBytes: number;
@@ -82,6 +82,7 @@ export function loadConfig(env: Env = process.env): Config {
       acquireTimeoutMs: integer(env, 'DB_ACQUIRE_TIMEOUT_MS', 2000, 1, 600_000),
       statementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 5000, 1, 3_600_000),
       connectTimeoutMs: integer(env, 'DB_CONNECT_TIMEOUT_MS', 3000, 1, 600_000),
+      parseRows: flag(env, 'DB_PARSE_ROWS', true),
     },
     migrateOnStart: flag(env, 'MIGRATE_ON_START', true),
     jwtSecret,

@@ -567,7 +567,7 @@ export interface components {
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
             /** @description Gong's raw call metadata, kept as given (no NUL characters, no `__proto__` keys). */
-            metadata?: Record<string, never>;
+            metadata?: Record<string, unknown>;
             /** @description Speakers to create with the call, in the same transaction. */
             speakers?: components["schemas"]["SpeakerCreate"][];
         };
@@ -581,7 +581,7 @@ export interface components {
             duration_seconds: number | null;
             call_type: components["schemas"]["CallType"];
             product: string | null;
-            metadata: Record<string, never>;
+            metadata: Record<string, unknown>;
             /**
              * Format: date-time
              * @description When analysis of the call finished.
@@ -627,7 +627,7 @@ export interface components {
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
-            metadata?: Record<string, never>;
+            metadata?: Record<string, unknown>;
             /** Format: date-time */
             processed_at?: string | null;
         };
@@ -638,7 +638,7 @@ export interface components {
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
-            metadata?: Record<string, never>;
+            metadata?: Record<string, unknown>;
             speakers?: components["schemas"]["SpeakerCreate"][];
         };
         CallList: {
@@ -767,7 +767,7 @@ export interface components {
             analyst: string;
             rubric_version: string;
             /** @description The analyst's full output, kept as given. */
-            raw_output?: Record<string, never> | null;
+            raw_output?: Record<string, unknown> | null;
         };
         TextList: string[];
         Analysis: {
@@ -794,7 +794,7 @@ export interface components {
             coaching_notes: string | null;
             analyst: string;
             rubric_version: string;
-            raw_output: Record<string, never> | null;
+            raw_output: Record<string, unknown> | null;
             /** Format: date-time */
             created_at: string;
         };
@@ -1159,7 +1159,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": Record<string, unknown>;
                 };
             };
         };

@@ -6,7 +6,6 @@ import { HttpProblem } from '../problem.js';
 import { pageOptions } from './paging.js';
 
 type Analysis = ResponseBody<'getAnalysis', 200>;
-const asAnalysis = (record: analyses.AnalysisRecord) => record as unknown as Analysis;
 
 export function analysisHandlers(db: Database) {
   return {
@@ -24,24 +23,21 @@ export function analysisHandlers(db: Database) {
       }
       ctx.status = 201;
       ctx.set('Location', `/analyses/${result.analysis.id}`);
-      ctx.body = asAnalysis(result.analysis);
+      ctx.body = result.analysis satisfies Analysis;
     }) satisfies OperationHandler,
 
     listCallAnalyses: (async (c, ctx) => {
       const callId = c.request.params.call_id as string;
       const result = await analyses.listCallAnalyses(db, callId, scopeOf(ctx), pageOptions(c));
       if (!result) throw new HttpProblem(404, `No call with id ${callId}.`);
-      ctx.body = { data: result.data.map(asAnalysis), next_cursor: result.next_cursor } satisfies ResponseBody<
-        'listCallAnalyses',
-        200
-      >;
+      ctx.body = result satisfies ResponseBody<'listCallAnalyses', 200>;
     }) satisfies OperationHandler,
 
     getAnalysis: (async (c, ctx) => {
       const analysisId = c.request.params.analysis_id as string;
       const analysis = await analyses.getAnalysis(db, analysisId, scopeOf(ctx));
       if (!analysis) throw new HttpProblem(404, `No analysis with id ${analysisId}.`);
-      ctx.body = asAnalysis(analysis);
+      ctx.body = analysis satisfies Analysis;
     }) satisfies OperationHandler,
   };
 }
