@@ -7,6 +7,7 @@ import { SchemaValidationError } from 'slonik';
 import { createDatabase } from '../db/pool.js';
 import { row, uuid } from '../db/rows.js';
 import { expect, newCall, sql, test, uniqueEmail, uniqueGongId } from './support/fixtures.js';
+import { scratchDatabase } from './support/scratch-database.js';
 import { testEnvironment } from './support/test-environment.js';
 
 /**
@@ -173,14 +174,9 @@ observed.describe('migrations', { tag: '@integration' }, () => {
   /** A database of its own, dropped after the test. */
   const scratch = observed.extend<{ scratchUrl: string }>({
     scratchUrl: async ({ db }, use) => {
-      const name = `call_coach_scratch_${Math.random().toString(36).slice(2, 10)}`;
-      await db.pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`);
-      const url = new URL(testEnvironment().databaseUrl);
-      url.pathname = `/${name}`;
-      await use(url.toString());
-      await db.pool.query(sql.unsafe`DROP DATABASE IF EXISTS ${sql.identifier([name])} WITH (FORCE)`).catch((error) =>
-        console.warn(`cleanup: dropping ${name} failed: ${(error as Error).message}`),
-      );
+      const scratchDb = await scratchDatabase(db);
+      await use(scratchDb.url);
+      await scratchDb.drop().catch((error) => console.warn(`cleanup: dropping ${scratchDb.name} failed: ${(error as Error).message}`));
     },
   });
 

@@ -54,11 +54,8 @@ export async function createDatabase(options: PoolOptions): Promise<Database> {
     connectionRetryLimit: 1,
     captureStackTrace: false,
     interceptors: options.parseRows === false ? [] : [resultParser],
-    // Slonik's default runs DISCARD ALL on every release: one more round trip per request, with
-    // the connection held meanwhile. Nothing here leaves session state behind: no SET (session
-    // settings come from the startup options above), no prepared statements, temp tables,
-    // LISTEN or session advisory locks (the migrator's lock is on its own pg client), and
-    // transactions always end in COMMIT or ROLLBACK. So there is nothing to discard.
+    // No DISCARD ALL on release (a round trip per request): nothing here leaves session state
+    // behind (docs/benchmarks.md, second round, item 5, says why).
     resetConnection: async () => {},
   });
 

@@ -82,7 +82,8 @@ export function loadConfig(env: Env = process.env): Config {
       acquireTimeoutMs: integer(env, 'DB_ACQUIRE_TIMEOUT_MS', 2000, 1, 600_000),
       statementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 5000, 1, 3_600_000),
       connectTimeoutMs: integer(env, 'DB_CONNECT_TIMEOUT_MS', 3000, 1, 600_000),
-      parseRows: flag(env, 'DB_PARSE_ROWS', true),
+      // Rows are checked in development and tests; production skips the cost (docs/benchmarks.md).
+      parseRows: flag(env, 'DB_PARSE_ROWS', nodeEnv !== 'production'),
     },
     migrateOnStart: flag(env, 'MIGRATE_ON_START', true),
     jwtSecret,
