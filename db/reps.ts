@@ -4,8 +4,9 @@ import { z } from 'zod';
 import { decodeCursor, page } from './cursor.js';
 import { containsPattern } from './like.js';
 import type { Database } from './pool.js';
+import type { Precondition } from './precondition.js';
 import { row, tableRow, timestamp, uuid } from './rows.js';
-import type { Scope } from './scope.js';
+import { UNRESTRICTED, type Scope } from './scope.js';
 
 const repRecord = tableRow<s.reps.JSONSelectable>()({
   id: uuid,
@@ -69,10 +70,19 @@ export function getRep(db: Database, repId: string, scope: Scope): Promise<RepRe
 export type RepUpdate = { name?: string; role?: string; manager_id?: string | null };
 export type UpdateRepResult = { kind: 'updated'; rep: RepRecord } | { kind: 'no_rep' } | { kind: 'no_manager' };
 
-/** Changes the fields present in `update` (manager_id: null unlinks the manager). */
-export function updateRep(db: Database, repId: string, update: RepUpdate): Promise<UpdateRepResult> {
+/**
+ * Changes the fields present in `update` (manager_id: null unlinks the manager), when
+ * `precondition` holds for the rep as GET sends it (checked with the rep's row locked).
+ */
+export function updateRep(db: Database, repId: string, update: RepUpdate, precondition?: Precondition): Promise<UpdateRepResult> {
   const has = (field: keyof RepUpdate) => Object.prototype.hasOwnProperty.call(update, field);
   return db.transaction(async (transaction) => {
+    if (precondition) {
+      const locked = await transaction.maybeOneFirst(sql.type(idRow)`
+        SELECT id FROM reps WHERE id = ${repId} FOR UPDATE`);
+      if (locked === null) return { kind: 'no_rep' };
+      precondition(await selectRep(transaction, repId, UNRESTRICTED));
+    }
     if (update.manager_id != null) {
       const managerExists = await transaction.exists(sql.type(idRow)`SELECT id FROM reps WHERE id = ${update.manager_id}`);
       if (!managerExists) {
