@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Database } from './pool.js';
 import type { Precondition } from './precondition.js';
 import { decodeCursor, page } from './cursor.js';
+import { gongStats, gongStatsJson } from './gong-call-data.js';
 import { noRows, row, timestamp, uuid } from './rows.js';
 import { visibleCall, type Scope } from './scope.js';
 
@@ -241,6 +242,8 @@ const conversationMetrics = row({
       talk_time_percentage: z.number().nullable(),
     }),
   ),
+  /** Gong's own interaction stats (migration 007), null when the call did not come through the sync. */
+  gong: gongStats.nullable(),
 });
 export type ConversationMetrics = z.infer<typeof conversationMetrics>;
 
@@ -267,7 +270,8 @@ export function getCallMetrics(db: Database, scope: Scope, callId: string): Prom
             'speaker_id', sp.id, 'name', sp.name, 'company_side', sp.company_side,
             'talk_time_seconds', tt.talk_ms / 1000.0, 'talk_time_percentage', tt.talk_percentage)
             ORDER BY sp.added_order)
-          FROM call_speaker_talk_time(ARRAY[c.id]) tt JOIN speakers sp ON sp.id = tt.speaker_id), '[]'::json)
+          FROM call_speaker_talk_time(ARRAY[c.id]) tt JOIN speakers sp ON sp.id = tt.speaker_id), '[]'::json),
+        'gong', ${gongStatsJson}
       ) AS metrics
       FROM calls c
       CROSS JOIN LATERAL call_scaled_metrics(ARRAY[c.id]) m
