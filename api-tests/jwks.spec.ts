@@ -5,7 +5,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { startOwnServer, scratchDatabase, type OwnServer } from './support/own-server.js';
+import { startOwnServer, type OwnServer } from './support/own-server.js';
+import { scratchDatabase } from './support/scratch-database.js';
 import { expect, test, validating } from './support/fixtures.js';
 import { signToken } from './support/tokens.js';
 

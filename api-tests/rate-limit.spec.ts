@@ -2,7 +2,8 @@
  * Rate limits on servers of this test's own, with small quotas (the shared server runs with a
  * quota the suite cannot reach): two replicas on one database share each client's count.
  */
-import { startOwnServer, scratchDatabase, type OwnServer } from './support/own-server.js';
+import { startOwnServer, type OwnServer } from './support/own-server.js';
+import { scratchDatabase } from './support/scratch-database.js';
 import { expect, sql, test, validating } from './support/fixtures.js';
 import { createDatabase, type Database } from '../db/pool.js';
 import { signToken } from './support/tokens.js';

@@ -1,6 +1,7 @@
 import { sql } from 'slonik';
 import type { Database } from './pool.js';
-import { rowsOf } from './typed.js';
+import { z } from 'zod';
+import { noRows, row } from './rows.js';
 
 /** One client's count in the current window, as PostgreSQL holds it after adding its hits. */
 export type WindowCount = { key: string; hits: number; resetSeconds: number };
@@ -13,7 +14,7 @@ export type WindowCount = { key: string; hits: number; resetSeconds: number };
  */
 export async function addHits(db: Database, entries: { key: string; hits: number }[], windowSeconds: number): Promise<WindowCount[]> {
   const rows = await db.connect((connection) =>
-    connection.any(sql.type(rowsOf<{ key: string; hits: number; reset_s: number }>())`
+    connection.any(sql.type(row({ key: z.string(), hits: z.number().int(), reset_s: z.number().int() }))`
       INSERT INTO rate_limit_counters AS c (key, window_start, hits)
       SELECT t.key, now(), t.hits
       FROM unnest(${sql.array(entries.map((e) => e.key), 'text')}, ${sql.array(entries.map((e) => e.hits), 'int4')}) AS t(key, hits)
@@ -29,7 +30,7 @@ export async function addHits(db: Database, entries: { key: string; hits: number
 /** Deletes counts whose window ended, so the table holds about one row per active client. */
 export async function forgetEndedWindows(db: Database, windowSeconds: number): Promise<void> {
   await db.connect((connection) =>
-    connection.query(sql.type(rowsOf<Record<string, never>>())`
+    connection.query(sql.type(noRows)`
       DELETE FROM rate_limit_counters WHERE window_start < now() - make_interval(secs => ${windowSeconds})`),
   );
 }
