@@ -525,11 +525,13 @@ export interface components {
         PoolState: {
             /** @description Configured maximum connections. */
             max: number;
-            /** @description Open connections. */
+            /** @description Connections holding a slot: open, being opened or being destroyed. */
             total: number;
             idle: number;
             /** @description Connections handed out to queries. */
             active: number;
+            /** @description Connections being closed after their backend died; each frees its slot within seconds. */
+            pending_destroy: number;
             /** @description Requests queued for a connection. */
             waiting: number;
         };
@@ -1010,7 +1012,14 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The database is unreachable or every connection is busy; retry later. */
+        /**
+         * @description The database cannot serve this request now; nothing the client sent is wrong. Retry after
+         *     `Retry-After` seconds. Causes: every pool connection stayed busy, a statement ran past the
+         *     statement timeout, the database is unreachable, restarting or lost the connection
+         *     (SQLSTATE classes 08, 57P), out of disk, memory or connections (class 53), or a write
+         *     collided with concurrent writes (serialization failure 40001 or deadlock 40P01) again
+         *     after the one retry the service makes itself.
+         */
         ServiceUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
