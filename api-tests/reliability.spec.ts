@@ -435,6 +435,55 @@ test.describe('reliability', { tag: ['@integration', '@slow'] }, () => {
     }
   });
 
+  test('a deadlock with another session is retried once inside the request: the write succeeds', async ({ db }) => {
+    const scratch = await scratchDatabase(db);
+    const server = await startOwnServer({ database: { url: scratch.url } });
+    const { api, context } = await clientFor(server);
+    const other = new pg.Client({ connectionString: scratch.url, application_name: 'reliability-deadlock' });
+    other.on('error', (error) => console.warn(`deadlock session: ${error.message}`));
+    await other.connect();
+    try {
+      const created = newCall();
+      const call = await (await api.post('/calls', created)).json();
+      const deadlocks = () =>
+        withClient(scratch.url, async (client) => {
+          const { rows } = await client.query<{ n: number }>('SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()');
+          return rows[0]!.n;
+        });
+      const deadlocksBefore = await deadlocks();
+
+      // The other session locks the call's speakers, then (below) wants the call row.
+      await other.query("SET deadlock_timeout = '10s'"); // so PostgreSQL picks the service's transaction
+      await other.query('BEGIN');
+      await other.query('UPDATE speakers SET name = name WHERE call_id = $1', [call.id]);
+      // The service's upsert locks the call row, then waits for the speakers.
+      const speakers = (created.speakers as Record<string, unknown>[]).map((s) => ({ ...s, name: `${s.name} (renamed)` }));
+      const { gong_call_id: gongCallId, ...fields } = created;
+      const upsert = api.put(`/calls/by-gong-id/${gongCallId}`, { ...fields, title: 'After the deadlock', speakers });
+      await until('the upsert to wait for the speakers', async () => (await blockedSessions(scratch.url)) === 1);
+      // Each now waits for the other: PostgreSQL aborts the service's transaction (40P01) after
+      // its deadlock_timeout; the service retries it, and the retry waits for this commit.
+      const otherUpdate = other.query('UPDATE calls SET title = title WHERE id = $1', [call.id]);
+      await otherUpdate;
+      await other.query('COMMIT');
+
+      const response = await upsert;
+      expect(response.status()).toBe(200);
+      const stored = await response.json();
+      expect(stored.title).toBe('After the deadlock');
+      expect(stored.speakers.map((s: { name: string }) => s.name).sort()).toEqual(speakers.map((s) => s.name).sort());
+      // It was a real deadlock, detected once.
+      await expect.poll(deadlocks).toBe(deadlocksBefore + 1);
+      expect(server.output()).not.toContain('"level":50');
+    } finally {
+      await other.query('ROLLBACK').catch(() => {});
+      await other.end();
+      await context.dispose();
+      await server.stop();
+      await scratch.drop();
+    }
+  });
+
   test('SIGTERM stops accepting, finishes in-flight requests, closes the pool and stops the embedded database', async () => {
     const server = await startOwnServer({ database: 'embedded' });
     const { api, context } = await clientFor(server);
