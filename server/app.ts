@@ -2,6 +2,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import type { Database } from '../db/pool.js';
 import { verifyBearer } from './auth.js';
+import { conditionalRequests } from './conditional.js';
 import type { Config } from './config.js';
 import { serveDocsAssets } from './docs.js';
 import { gongSecurity } from './gong.js';
@@ -54,6 +55,7 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
   app.use(serveDocsAssets);
   app.use(verifyBearer(config.jwtSecret));
   app.use(jsonBodies(config));
+  app.use(conditionalRequests(spec.document));
   app.use(dispatch(api));
   return app;
 }

@@ -992,6 +992,28 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The representation is unchanged since the `ETag` sent in `If-None-Match`; no body. */
+        NotModified: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                ETag: components["headers"]["ETag"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /**
+         * @description `If-Match` did not match the resource's current `ETag` (or the resource does not exist);
+         *     nothing was changed. GET it for its current state and tag, then decide again.
+         */
+        PreconditionFailed: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The body is larger than the service accepts. */
         PayloadTooLarge: {
             headers: {
@@ -1046,6 +1068,20 @@ export interface components {
         Limit: number;
         /** @description The `next_cursor` of the previous page. */
         Cursor: string;
+        /**
+         * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+         *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+         *     with the `ETag` and no body.
+         * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+         */
+        IfNoneMatch: string;
+        /**
+         * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+         *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+         *     changes. Checked inside the write's transaction, with the resource locked.
+         * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+         */
+        IfMatch: string;
     };
     requestBodies: never;
     headers: {
@@ -1069,6 +1105,12 @@ export interface components {
          * @example Bearer realm="call-coach", error="invalid_token"
          */
         "WWW-Authenticate": string;
+        /**
+         * @description The strong entity tag of the resource's current representation (a hash of it): send it in
+         *     `If-None-Match` to poll cheaply, or in `If-Match` to change the resource only if unchanged.
+         * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+         */
+        ETag: string;
     };
     pathItems: never;
 }
@@ -1300,7 +1342,15 @@ export interface operations {
     getCall: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1316,12 +1366,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Call"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1331,7 +1383,15 @@ export interface operations {
     deleteCall: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1355,13 +1415,22 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
     updateCall: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1381,6 +1450,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1391,6 +1461,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1439,7 +1510,15 @@ export interface operations {
     getSpeaker: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1460,12 +1539,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Speaker"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1475,7 +1556,15 @@ export interface operations {
     upsertCallByGongId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description Gong's call id.
@@ -1517,6 +1606,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1525,7 +1615,15 @@ export interface operations {
     getTranscript: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1541,12 +1639,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Transcript"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1556,7 +1656,15 @@ export interface operations {
     putTranscript: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1586,6 +1694,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1594,7 +1703,15 @@ export interface operations {
     getCallMetrics: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1610,12 +1727,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ConversationMetrics"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1736,7 +1855,15 @@ export interface operations {
     getAnalysis: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The analysis' id.
@@ -1752,12 +1879,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Analysis"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1799,7 +1928,15 @@ export interface operations {
     getRep: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The rep's id.
@@ -1815,12 +1952,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Rep"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1830,7 +1969,15 @@ export interface operations {
     updateRep: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The rep's id.
@@ -1850,6 +1997,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1860,6 +2008,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
