@@ -5,6 +5,7 @@ import { createDatabase } from '../db/pool.js';
 import { createApp } from './app.js';
 import { loadConfig } from './config.js';
 import { resolveDatabase } from './database.js';
+import { startGongSyncWorker } from './gong-sync-worker.js';
 import { createLogger } from './logger.js';
 
 // Under load V8 lets the old generation grow up to 4x between full collections; a fixed 2.5x keeps
@@ -30,7 +31,8 @@ try {
   process.exit(1);
 }
 
-const app = await createApp({ config, db, logger });
+const gongSync = startGongSyncWorker({ config, db, logger });
+const app = await createApp({ config, db, logger, gongSync });
 const server: Server = app.listen(config.port, config.host, () => {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -58,6 +60,7 @@ async function shutdown(signal: string): Promise<void> {
   });
   clearInterval(sweep);
   clearTimeout(force);
+  await gongSync.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the Gong sync failed'));
   await db.end().catch((error: unknown) => logger.error({ err: error }, 'closing the pool failed'));
   await target.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping embedded PostgreSQL failed'));
   logger.info('stopped');
