@@ -13,6 +13,12 @@ import { HttpProblem } from './problem.js';
 
 type GongPayload = RequestBody<'receiveGongWebhook'>;
 
+/** How far Gong's signing time (`iat`) may be from ours: a captured delivery replays for no longer. */
+export const SIGNATURE_MAX_AGE_SECONDS = 300;
+
+/** What a verified Gong signature proves, kept on `ctx.state.gongSignature` for the handler. */
+export type GongSignature = { bodySha256: string; signedAt: Date };
+
 function refused(detail: string): HttpProblem {
   return new HttpProblem(401, detail, { headers: { 'WWW-Authenticate': 'Bearer realm="gong-webhook"' } });
 }
@@ -45,6 +51,12 @@ export function gongSecurity(settings: Config['gongWebhook']) {
       } catch (error) {
         throw refused(`The Gong signature does not verify: ${(error as Error).message}.`);
       }
+      // A signature without a lifetime, or made long ago, would let a captured delivery be replayed.
+      if (typeof claims.exp !== 'number') throw refused('The Gong signature carries no expiry (exp); Gong signs with one.');
+      if (typeof claims.iat !== 'number') throw refused('The Gong signature carries no signing time (iat); Gong signs with one.');
+      if (Math.abs(Date.now() / 1000 - claims.iat) > SIGNATURE_MAX_AGE_SECONDS) {
+        throw refused(`The Gong signature was not made within the last ${SIGNATURE_MAX_AGE_SECONDS / 60} minutes (iat); a delivery cannot be replayed later.`);
+      }
       const body = createHash('sha256').update(rawBody(ctx));
       const digest = body.digest();
       const claimed = String(claims.body_sha256 ?? '');
@@ -54,6 +66,7 @@ export function gongSecurity(settings: Config['gongWebhook']) {
       if (settings.url && claims.webhook_url !== undefined && claims.webhook_url !== settings.url) {
         throw refused('The Gong signature was made for another webhook URL.');
       }
+      ctx.state.gongSignature = { bodySha256: digest.toString('hex'), signedAt: new Date(claims.iat * 1000) } satisfies GongSignature;
       return { scheme: 'gongSignedJwt' };
     },
     gongUrlKey: (ctx: Context) => {
@@ -66,8 +79,14 @@ export function gongSecurity(settings: Config['gongWebhook']) {
   };
 }
 
-/** Gong names the delivery when it can; otherwise the same bytes are the same delivery. */
+/**
+ * Which delivery this is. Signed: the SHA-256 of the body, which the signature covers (the
+ * X-Gong-Delivery-Id header is not signed, so a replay could change it). URL key: the header when
+ * sent, else the same bytes are the same delivery.
+ */
 export function deliveryId(ctx: Context): string {
+  const signature = ctx.state.gongSignature as GongSignature | undefined;
+  if (signature) return signature.bodySha256;
   return ctx.get('X-Gong-Delivery-Id') || createHash('sha256').update(rawBody(ctx)).digest('hex');
 }
 

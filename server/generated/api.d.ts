@@ -587,9 +587,18 @@ export interface paths {
          *     (RS256, verified with the configured Gong public key; its `body_sha256` must match the
          *     body and its `webhook_url`, when present, this endpoint), or the secret key in the URL
          *     (`?key=`). Each delivery is stored in `webhook_events`; the call is upserted by its Gong
-         *     id in the same transaction. A delivery is identified by `X-Gong-Delivery-Id` when sent,
-         *     else by the SHA-256 of its body: a repeated delivery answers `200` with the first
-         *     outcome and has no second effect.
+         *     id in the same transaction. A repeated delivery answers `200` with the first outcome
+         *     (`replayed: true`) and has no second effect.
+         *
+         *     With the signed JWT, the signature must carry `exp` and an `iat` within 5 minutes of the
+         *     service's clock (else `401`), so a captured delivery cannot be replayed later; the delivery
+         *     is identified by the SHA-256 of its body, which the signature covers (the unsigned
+         *     `X-Gong-Delivery-Id` is ignored); and a delivery signed earlier than one already applied
+         *     to the same call is recorded but changes nothing (`superseded: true`), so an older version
+         *     never overwrites a newer one. (Gong's call payload has no modification time of its own, so
+         *     the signing time orders versions.) With the URL key, a delivery is identified by
+         *     `X-Gong-Delivery-Id` when sent, else by the SHA-256 of its body, and applies in arrival
+         *     order.
          */
         post: operations["receiveGongWebhook"];
         delete?: never;
@@ -1136,6 +1145,8 @@ export interface components {
             /** Format: uuid */
             call_id: string | null;
             replayed: boolean;
+            /** @description Gong signed a newer delivery of this call that is applied already; this one changed nothing. */
+            superseded: boolean;
         };
         /** @description An RFC 9457 problem detail. */
         Problem: {
@@ -2456,7 +2467,8 @@ export interface operations {
         responses: {
             /**
              * @description The delivery's outcome. `replayed` is true when this delivery was seen before and
-             *     nothing was done again.
+             *     nothing was done again; `superseded` when Gong signed a newer delivery of the call that
+             *     is applied already, so this one changed nothing.
              */
             200: {
                 headers: {
