@@ -12,7 +12,7 @@ import { createDatabase, type Database } from '../db/pool.js';
 import { freePort } from '../scripts/free-port.js';
 import { toProblem } from '../server/problem.js';
 import { expect, test } from './support/fixtures.js';
-import { scratchDatabase } from './support/own-server.js';
+import { scratchDatabase } from './support/scratch-database.js';
 import { testEnvironment } from './support/test-environment.js';
 
 async function poolOn(url: string, options: { connectTimeoutMs?: number } = {}): Promise<Database> {
