@@ -4043,11 +4043,23 @@ declare module 'zapatos/schema' {
       */
       signature_verified: boolean;
       /**
+      * **webhook_events.signed_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      signed_at: Date | null;
+      /**
       * **webhook_events.status**
       * - `text` in database
       * - `NOT NULL`, default: `'received'::text`
       */
       status: string;
+      /**
+      * **webhook_events.superseded**
+      * - `bool` in database
+      * - `NOT NULL`, default: `false`
+      */
+      superseded: boolean;
     }
     export interface JSONSelectable {
       /**
@@ -4105,11 +4117,23 @@ declare module 'zapatos/schema' {
       */
       signature_verified: boolean;
       /**
+      * **webhook_events.signed_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      signed_at: db.TimestampTzString | null;
+      /**
       * **webhook_events.status**
       * - `text` in database
       * - `NOT NULL`, default: `'received'::text`
       */
       status: string;
+      /**
+      * **webhook_events.superseded**
+      * - `bool` in database
+      * - `NOT NULL`, default: `false`
+      */
+      superseded: boolean;
     }
     export interface Whereable {
       /**
@@ -4167,11 +4191,23 @@ declare module 'zapatos/schema' {
       */
       signature_verified?: boolean | db.Parameter<boolean> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, boolean | db.Parameter<boolean> | db.SQLFragment | db.ParentColumn>;
       /**
+      * **webhook_events.signed_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      signed_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
       * **webhook_events.status**
       * - `text` in database
       * - `NOT NULL`, default: `'received'::text`
       */
       status?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **webhook_events.superseded**
+      * - `bool` in database
+      * - `NOT NULL`, default: `false`
+      */
+      superseded?: boolean | db.Parameter<boolean> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, boolean | db.Parameter<boolean> | db.SQLFragment | db.ParentColumn>;
     }
     export interface Insertable {
       /**
@@ -4229,11 +4265,23 @@ declare module 'zapatos/schema' {
       */
       signature_verified?: boolean | db.Parameter<boolean> | db.DefaultType | db.SQLFragment;
       /**
+      * **webhook_events.signed_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      signed_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment;
+      /**
       * **webhook_events.status**
       * - `text` in database
       * - `NOT NULL`, default: `'received'::text`
       */
       status?: string | db.Parameter<string> | db.DefaultType | db.SQLFragment;
+      /**
+      * **webhook_events.superseded**
+      * - `bool` in database
+      * - `NOT NULL`, default: `false`
+      */
+      superseded?: boolean | db.Parameter<boolean> | db.DefaultType | db.SQLFragment;
     }
     export interface Updatable {
       /**
@@ -4291,11 +4339,23 @@ declare module 'zapatos/schema' {
       */
       signature_verified?: boolean | db.Parameter<boolean> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, boolean | db.Parameter<boolean> | db.DefaultType | db.SQLFragment>;
       /**
+      * **webhook_events.signed_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      signed_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment>;
+      /**
       * **webhook_events.status**
       * - `text` in database
       * - `NOT NULL`, default: `'received'::text`
       */
       status?: string | db.Parameter<string> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **webhook_events.superseded**
+      * - `bool` in database
+      * - `NOT NULL`, default: `false`
+      */
+      superseded?: boolean | db.Parameter<boolean> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, boolean | db.Parameter<boolean> | db.DefaultType | db.SQLFragment>;
     }
     export type UniqueIndex = 'webhook_events_delivery_id_key' | 'webhook_events_pkey';
     export type Column = keyof Selectable;
