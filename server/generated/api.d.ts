@@ -111,7 +111,9 @@ export interface paths {
         };
         /**
          * Swagger UI for this contract
-         * @description An interactive explorer; its assets are served by this service, no CDN.
+         * @description An interactive explorer; its assets are served by this service, no CDN. The page carries a
+         *     Content-Security-Policy that lets only this origin's scripts, styles and requests run
+         *     beside the tokens pasted into it.
          */
         get: operations["getDocs"];
         put?: never;
@@ -220,7 +222,7 @@ export interface paths {
                  * @description The speaker's id.
                  * @example 5b0a4b8e-3f57-4c1e-9a51-2f7c1f0e9d21
                  */
-                speaker_id: string;
+                speaker_id: components["schemas"]["Uuid"];
             };
             cookie?: never;
         };
@@ -371,7 +373,12 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Analyses of a call, newest first */
+        /**
+         * Analyses of a call, newest first
+         * @description A `rep` sees only analyses of themselves (the analysed rep's email equals the token's
+         *     `email`, case-insensitively), not a colleague's on a call they both spoke on; managers,
+         *     `service` and `admin` see every analysis of the call.
+         */
         get: operations["listCallAnalyses"];
         put?: never;
         /**
@@ -395,11 +402,15 @@ export interface paths {
                  * @description The analysis' id.
                  * @example 7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d
                  */
-                analysis_id: string;
+                analysis_id: components["schemas"]["Uuid"];
             };
             cookie?: never;
         };
-        /** Get one analysis */
+        /**
+         * Get one analysis
+         * @description A `rep` gets only an analysis of themselves (its `rep_email` equals the token's `email`,
+         *     case-insensitively); anyone else's is a `404`, as for any resource they cannot see.
+         */
         get: operations["getAnalysis"];
         put?: never;
         post?: never;
@@ -475,8 +486,13 @@ export interface paths {
          * @description Over `period` ending now (default `month`), or an explicit `from`/`to`: analyses and calls
          *     analysed, per-dimension averages and trend (the later half of the period's analyses
          *     against the earlier half: more than ±5 points is improving or declining, else stable),
-         *     a weekly series, skill gaps against the average of reps with the same role (gap > 15
-         *     high, > 5 medium), recent wins (overall ≥ 85), and the rep's average conversation metrics.
+         *     a weekly series, skill gaps against the team (gap > 15 high, > 5 medium), recent wins
+         *     (overall ≥ 85), and the rep's average conversation metrics.
+         *
+         *     The team average of a dimension is the mean of the own averages of the other reps with the
+         *     same role scored on it in the period, and only when there are at least 3 of them: with
+         *     one or two, the figure would reveal a colleague's score. Without it, the dimension is
+         *     listed in `skill_gaps` with `team_average`, `gap` and `severity` null (not known).
          */
         get: operations["getRepInsights"];
         put?: never;
@@ -544,6 +560,18 @@ export interface components {
             pool: components["schemas"]["PoolState"];
         };
         /**
+         * Format: uuid
+         * @description A UUID in its 36-character form only (no `urn:uuid:` prefix, no braces).
+         * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
+         */
+        Uuid: string;
+        /**
+         * Format: date-time
+         * @description An RFC 3339 timestamp, e.g. `2026-11-02T15:00:00Z` (at most 40 characters).
+         * @example 2026-11-02T15:00:00Z
+         */
+        DateTime: string;
+        /**
          * @description Gong's own call id, a numeric string of up to 20 digits; unique.
          * @example 7782342274025937895
          */
@@ -561,12 +589,12 @@ export interface components {
         CallCreate: {
             gong_call_id: components["schemas"]["GongCallId"];
             title: string;
-            /** Format: date-time */
-            scheduled_at: string;
+            scheduled_at: components["schemas"]["DateTime"];
+            /** Format: int32 */
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
-            /** @description Gong's raw call metadata, kept as given (no NUL characters, no `__proto__` keys). */
+            /** @description Gong's raw call metadata, kept as given (no NUL characters, no `__proto__` keys); at most 100 members at its top level. */
             metadata?: Record<string, never>;
             /** @description Speakers to create with the call, in the same transaction. */
             speakers?: components["schemas"]["SpeakerCreate"][];
@@ -622,22 +650,24 @@ export interface components {
         /** @description The fields to change; at least one. */
         CallUpdate: {
             title?: string;
-            /** Format: date-time */
-            scheduled_at?: string;
+            scheduled_at?: components["schemas"]["DateTime"];
+            /** Format: int32 */
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
+            /** @description As in CallCreate: at most 100 members at its top level. */
             metadata?: Record<string, never>;
             /** Format: date-time */
             processed_at?: string | null;
         };
         CallUpsert: {
             title: string;
-            /** Format: date-time */
-            scheduled_at: string;
+            scheduled_at: components["schemas"]["DateTime"];
+            /** Format: int32 */
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
+            /** @description As in CallCreate: at most 100 members at its top level. */
             metadata?: Record<string, never>;
             speakers?: components["schemas"]["SpeakerCreate"][];
         };
@@ -652,8 +682,12 @@ export interface components {
             speakerId: string;
             topic?: string | null;
             sentences: {
-                /** @description Milliseconds from call start. */
+                /**
+                 * Format: int32
+                 * @description Milliseconds from call start.
+                 */
                 start: number;
+                /** Format: int32 */
                 end: number;
                 text: string;
             }[];
@@ -738,10 +772,13 @@ export interface components {
             }[];
         };
         TimedExample: {
+            /** Format: int32 */
             start_ms: number;
+            /** Format: int32 */
             end_ms: number;
             summary: string;
         };
+        /** Format: int32 */
         Score: number;
         AnalysisCreate: {
             /**
@@ -766,7 +803,7 @@ export interface components {
             /** @description A model name or a human coach. */
             analyst: string;
             rubric_version: string;
-            /** @description The analyst's full output, kept as given. */
+            /** @description The analyst's full output, kept as given; at most 100 members at its top level. */
             raw_output?: Record<string, never> | null;
         };
         TextList: string[];
@@ -860,11 +897,19 @@ export interface components {
             skill_gaps: {
                 dimension: string;
                 rep_average: number;
-                team_average: number;
-                /** @description Team average minus the rep's average, in points. */
-                gap: number;
-                /** @enum {string} */
-                severity: "high" | "medium";
+                /**
+                 * @description The mean of the other same-role reps' own averages on the dimension in the period;
+                 *     null when fewer than 3 of them were scored on it (a smaller team's average would
+                 *     reveal a colleague's score).
+                 */
+                team_average: number | null;
+                /** @description Team average minus the rep's average, in points; null without a team average. */
+                gap: number | null;
+                /**
+                 * @description Null without a team average.
+                 * @enum {string|null}
+                 */
+                severity: "high" | "medium" | null;
             }[];
             recent_wins: {
                 /** Format: uuid */
@@ -885,17 +930,21 @@ export interface components {
                 question_rate_per_hour: number | null;
             };
         };
-        /** @description What a Gong automation rule posts; fields beyond these are accepted and ignored. */
+        /**
+         * @description What a Gong automation rule posts; fields beyond these are accepted and ignored. Gong's
+         *     objects have far fewer members than their bounds here (50 for the payload, `callData` and
+         *     each party, 100 for `metaData`).
+         */
         GongWebhookPayload: {
             isTest?: boolean;
             callData: {
                 metaData: {
                     id: components["schemas"]["GongCallId"];
                     title?: string | null;
-                    /** Format: date-time */
-                    scheduled: string;
+                    scheduled: components["schemas"]["DateTime"];
                     /** Format: date-time */
                     started?: string | null;
+                    /** Format: int32 */
                     duration?: number | null;
                 };
                 parties?: {
@@ -1027,12 +1076,12 @@ export interface components {
          * @description The call's id (ours, not Gong's).
          * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
          */
-        CallId: string;
+        CallId: components["schemas"]["Uuid"];
         /**
          * @description The rep's id.
          * @example 3c2b1a09-8f7e-4d6c-9b5a-493827161504
          */
-        RepId: string;
+        RepId: components["schemas"]["Uuid"];
         /** @description Page size. */
         Limit: number;
         /** @description The `next_cursor` of the previous page. */
@@ -1198,6 +1247,11 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /**
+                     * @description Scripts, styles and requests from this origin only; never framed.
+                     * @example default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'
+                     */
+                    "Content-Security-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1218,12 +1272,12 @@ export interface operations {
                  * @description Only calls scheduled at or after this time.
                  * @example 2026-11-01T00:00:00Z
                  */
-                scheduled_from?: string;
+                scheduled_from?: components["schemas"]["DateTime"];
                 /**
                  * @description Only calls scheduled before this time.
                  * @example 2026-12-01T00:00:00Z
                  */
-                scheduled_to?: string;
+                scheduled_to?: components["schemas"]["DateTime"];
                 /**
                  * @description Words that must all appear in the title (case-insensitive).
                  * @example acme discovery
@@ -1441,7 +1495,7 @@ export interface operations {
                  * @description The speaker's id.
                  * @example 5b0a4b8e-3f57-4c1e-9a51-2f7c1f0e9d21
                  */
-                speaker_id: string;
+                speaker_id: components["schemas"]["Uuid"];
             };
             cookie?: never;
         };
@@ -1622,7 +1676,7 @@ export interface operations {
                  */
                 q: string;
                 /** @description Only this call. */
-                call_id?: string;
+                call_id?: components["schemas"]["Uuid"];
                 /** @description Page size. */
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next_cursor` of the previous page. */
@@ -1733,7 +1787,7 @@ export interface operations {
                  * @description The analysis' id.
                  * @example 7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d
                  */
-                analysis_id: string;
+                analysis_id: components["schemas"]["Uuid"];
             };
             cookie?: never;
         };
@@ -1864,12 +1918,12 @@ export interface operations {
                  * @description Start of an explicit period (with `to`); overrides `period`.
                  * @example 2026-10-01T00:00:00Z
                  */
-                from?: string;
+                from?: components["schemas"]["DateTime"];
                 /**
                  * @description End of an explicit period (with `from`).
                  * @example 2026-11-01T00:00:00Z
                  */
-                to?: string;
+                to?: components["schemas"]["DateTime"];
             };
             header?: never;
             path: {

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { sql } from 'slonik';
 import type { Database } from '../../db/pool.js';
-import { DOCS_HTML } from '../docs.js';
+import { DOCS_CSP, DOCS_HTML } from '../docs.js';
 import type { OperationHandler } from '../openapi.js';
 
 export function systemHandlers(db: Database, spec: { yaml: string; document: Record<string, unknown> }, metrics: Registry) {
@@ -39,6 +39,7 @@ export function systemHandlers(db: Database, spec: { yaml: string; document: Rec
 
     getDocs: ((_c, ctx) => {
       ctx.type = 'text/html; charset=utf-8';
+      ctx.set('Content-Security-Policy', DOCS_CSP);
       ctx.body = DOCS_HTML;
     }) satisfies OperationHandler,
   };

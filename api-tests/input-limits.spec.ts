@@ -1,0 +1,134 @@
+/**
+ * Issue 12's hostile-input reproductions that are about what the contract bounds and what the
+ * validator lets through: arrays and objects at and over their stated bounds, ids PostgreSQL would
+ * refuse (a `urn:uuid:` prefix passes ajv-formats' uuid), cursors whose members PostgreSQL would
+ * refuse, and Swagger UI asset names that are Object.prototype members. Each is a 4xx naming
+ * what to fix, never a 5xx.
+ */
+import { randomUUID } from 'node:crypto';
+import { ApiClient, expect, newCall, test, uniqueEmail } from './support/fixtures.js';
+import { signToken } from './support/tokens.js';
+
+type Problem = { status: number; detail: string; errors?: { location: string; path: string; message: string }[] };
+
+const speaker = (index: number) => ({ name: `Speaker ${index}`, email: uniqueEmail(`s${index}`), role: 'prospect', company_side: false });
+const cursorOf = (position: unknown) => Buffer.from(JSON.stringify(position)).toString('base64url');
+
+async function createCall(api: ApiClient, trackCall: (id: string) => void, overrides: Record<string, unknown> = {}) {
+  const response = await api.post('/calls', newCall(overrides));
+  expect(response.status(), JSON.stringify(await response.json())).toBe(201);
+  const call = await response.json();
+  trackCall(call.id);
+  return call as { id: string; speakers: { email: string }[] };
+}
+
+test.describe('arrays and objects at and over the bounds the contract states', { tag: '@integration' }, () => {
+  test('100 speakers (the bound) are created; 101 are a 400 naming /speakers', async ({ api, trackCall }) => {
+    const call = await createCall(api, trackCall, { speakers: Array.from({ length: 100 }, (_, i) => speaker(i)) });
+    expect(call.speakers).toHaveLength(100);
+    const over = await api.post('/calls', newCall({ speakers: Array.from({ length: 101 }, (_, i) => speaker(i)) }));
+    expect(over.status()).toBe(400);
+    expect(((await over.json()) as Problem).errors).toContainEqual(expect.objectContaining({ location: 'body', path: '/speakers', message: 'must NOT have more than 100 items' }));
+  });
+
+  for (const count of [10_000, 50_000]) {
+    test(`${count.toLocaleString('en')} empty speakers are a 400, not a 5xx`, async ({ api }) => {
+      const response = await api.post('/calls', newCall({ speakers: Array.from({ length: count }, () => ({})) }));
+      expect(response.status()).toBe(400);
+      expect(((await response.json()) as Problem).errors).toContainEqual(expect.objectContaining({ location: 'body', path: '/speakers' }));
+    });
+  }
+
+  test('metadata with 100 top-level members is stored; 101 are a 400 naming /metadata', async ({ api, trackCall }) => {
+    const members = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`field_${i}`, i]));
+    await createCall(api, trackCall, { metadata: members(100) });
+    const over = await api.post('/calls', newCall({ metadata: members(101) }));
+    expect(over.status()).toBe(400);
+    expect(((await over.json()) as Problem).errors).toContainEqual(expect.objectContaining({ location: 'body', path: '/metadata' }));
+  });
+});
+
+test.describe('ids and cursors PostgreSQL would refuse are refused by the contract first', { tag: '@integration' }, () => {
+  for (const role of ['rep', 'admin'] as const) {
+    test(`as ${role}: a urn:uuid: id is a 400 naming the parameter, on every operation that takes one`, async ({ api, trackCall }) => {
+      const call = await createCall(api, trackCall);
+      const caller = api.as(signToken({ role, email: call.speakers[0]!.email }));
+      const urn = `urn:uuid:${call.id}`;
+      const cases: [string, string, string][] = [
+        [`/calls/${urn}`, 'path', '/call_id'],
+        [`/calls/${urn}/transcript`, 'path', '/call_id'],
+        [`/calls/${urn}/metrics`, 'path', '/call_id'],
+        [`/calls/${urn}/analyses`, 'path', '/call_id'],
+        [`/calls/${call.id}/speakers/${urn}`, 'path', '/speaker_id'],
+        [`/analyses/${urn}`, 'path', '/analysis_id'],
+        [`/reps/${urn}`, 'path', '/rep_id'],
+        [`/reps/${urn}/insights`, 'path', '/rep_id'],
+        [`/transcripts/search?q=pipeline&call_id=${encodeURIComponent(urn)}`, 'query', '/call_id'],
+      ];
+      for (const [path, location, pointer] of cases) {
+        const response = await caller.get(path);
+        expect(response.status(), `GET ${path}`).toBe(400);
+        expect(((await response.json()) as Problem).errors, `GET ${path}`).toContainEqual(expect.objectContaining({ location, path: pointer }));
+      }
+      // Braces, no hyphens: forms PostgreSQL takes but the contract does not state.
+      for (const odd of [`{${call.id}}`, call.id.replace(/-/g, ''), `${call.id}\n`]) {
+        const response = await caller.get(`/calls/${encodeURIComponent(odd)}`);
+        expect(response.status(), `GET /calls/${JSON.stringify(odd)}`).toBe(400);
+      }
+    });
+  }
+
+  test('a search cursor whose sequence number is 1e308, 1.5, negative or a string is a 400 naming the cursor', async ({ api }) => {
+    for (const number of [1e308, 1.5, -1, 2 ** 31, '7']) {
+      const cursor = cursorOf(['2026-11-02T15:00:00+00:00', randomUUID(), number]);
+      const response = await api.get(`/transcripts/search?q=pipeline&cursor=${cursor}`);
+      expect(response.status(), `sequence number ${number}`).toBe(400);
+      expect(((await response.json()) as Problem).errors).toEqual([expect.objectContaining({ location: 'query', path: '/cursor' })]);
+    }
+    // The bound itself is a valid position (nothing after it).
+    const last = await api.get(`/transcripts/search?q=pipeline&cursor=${cursorOf(['2026-11-02T15:00:00+00:00', randomUUID(), 2 ** 31 - 1])}`);
+    expect(last.status()).toBe(200);
+  });
+
+  test('cursors with a date PostgreSQL refuses, or a NUL in text, are a 400 naming the cursor', async ({ api, trackCall }) => {
+    const call = await createCall(api, trackCall);
+    const cases: [string, unknown][] = [
+      ['/calls', ['2026-02-31T00:00:00+00:00', randomUUID()]],
+      ['/calls', ['1', randomUUID()]],
+      ['/calls', ['May 5, 2026', randomUUID()]],
+      ['/calls', ['0000-01-01T00:00:00+00:00', randomUUID()]],
+      [`/calls/${call.id}/analyses`, ['2026-11-02T25:00:00+00:00', randomUUID()]],
+      ['/reps', ['a\u0000b']],
+    ];
+    for (const [path, position] of cases) {
+      const response = await api.get(`${path}?cursor=${cursorOf(position)}`);
+      expect(response.status(), `${path} at ${JSON.stringify(position)}`).toBe(400);
+      expect(((await response.json()) as Problem).errors).toEqual([expect.objectContaining({ location: 'query', path: '/cursor' })]);
+    }
+  });
+});
+
+test.describe('Swagger UI asset names that are Object.prototype members', { tag: '@integration' }, () => {
+  const NAMES = Object.getOwnPropertyNames(Object.prototype);
+
+  test(`GET /docs/assets/<name> is a 404 problem for each of ${NAMES.length} names`, async ({ api }) => {
+    expect(NAMES).toEqual(expect.arrayContaining(['__proto__', 'constructor', 'toString']));
+    for (const name of NAMES) {
+      const response = await api.as(null).get(`/docs/assets/${name}`);
+      expect(response.status(), name).toBe(404);
+    }
+    // A real asset still loads.
+    expect((await api.as(null).get('/docs/assets/swagger-ui.css')).status()).toBe(200);
+  });
+
+  test('HEAD /docs/assets/<name> is a 404 too', async ({ playwright, baseURL }) => {
+    // HEAD answers carry no body for the contract validator to read: status and type only.
+    const raw = await playwright.request.newContext({ baseURL });
+    for (const name of NAMES) {
+      const response = await raw.head(`/docs/assets/${name}`);
+      expect(response.status(), name).toBe(404);
+      expect(response.headers()['content-type'], name).toMatch(/^application\/problem\+json/);
+    }
+    await raw.dispose();
+  });
+});
