@@ -1,5 +1,6 @@
 import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
+import type { Registry } from 'prom-client';
 import type { Database } from '../db/pool.js';
 import { verifyBearer } from './auth.js';
 import type { Config } from './config.js';
@@ -30,12 +31,12 @@ function jsonBodies(config: Config): Koa.Middleware {
 }
 
 /** The whole HTTP service, as one middleware chain read top to bottom. */
-export async function createApp(deps: { config: Config; db: Database; logger: Logger }): Promise<Koa> {
+export async function createApp(deps: { config: Config; db: Database; logger: Logger }): Promise<Koa & { metrics: Registry }> {
   const { config, db, logger } = deps;
   const spec = loadSpec();
   const metrics = createMetrics(db);
   const api = createOpenApi(spec.document, {
-    ...systemHandlers(db, spec, metrics.registry),
+    ...systemHandlers(db, spec, metrics.registry, config.metrics),
     ...callHandlers(db),
     ...transcriptHandlers(db),
     ...analysisHandlers(db),
@@ -55,5 +56,5 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
   app.use(verifyBearer(config.jwtSecret));
   app.use(jsonBodies(config));
   app.use(dispatch(api));
-  return app;
+  return Object.assign(app, { metrics: metrics.registry }); // for METRICS_PORT's listener (main.ts)
 }

@@ -25,6 +25,14 @@ export type Config = {
   };
   /** How long SIGTERM waits for in-flight requests before closing anyway. */
   shutdownTimeoutMs: number;
+  /** Who may read /metrics: open by default (local use); a bearer token, a listener of its own, or both. */
+  metrics: {
+    /** When set, /metrics needs `Authorization: Bearer <token>`. */
+    token: string | undefined;
+    /** When set, /metrics is served only by a listener of its own on this port (and `host`). */
+    port: number | undefined;
+    host: string;
+  };
 };
 
 export const DEV_JWT_SECRET = 'call-coach-dev-secret-change-me-0123456789';
@@ -95,5 +103,10 @@ export function loadConfig(env: Env = process.env): Config {
       url: env.GONG_WEBHOOK_URL || undefined,
     },
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    metrics: {
+      token: secretKey(env, 'METRICS_TOKEN'),
+      port: env.METRICS_PORT ? integer(env, 'METRICS_PORT', 0, 1, 65535) : undefined,
+      host: env.METRICS_HOST || '127.0.0.1',
+    },
   };
 }

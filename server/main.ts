@@ -6,6 +6,7 @@ import { createApp } from './app.js';
 import { loadConfig } from './config.js';
 import { resolveDatabase } from './database.js';
 import { createLogger } from './logger.js';
+import { listenForMetrics } from './metrics-access.js';
 
 // Under load V8 lets the old generation grow up to 4x between full collections; a fixed 2.5x keeps
 // the process ~40-50 MB smaller at no throughput or p99 we could measure (docs/benchmarks.md). Set
@@ -40,6 +41,7 @@ const server: Server = app.listen(config.port, config.host, () => {
   );
 });
 server.keepAliveTimeout = 5_000;
+const metricsServer = config.metrics.port === undefined ? undefined : await listenForMetrics(config, app.metrics, logger);
 
 let stopping = false;
 /** Stop accepting, let in-flight requests finish, then close the pool and the embedded database. */
@@ -58,6 +60,8 @@ async function shutdown(signal: string): Promise<void> {
   });
   clearInterval(sweep);
   clearTimeout(force);
+  metricsServer?.closeAllConnections();
+  await new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined)));
   await db.end().catch((error: unknown) => logger.error({ err: error }, 'closing the pool failed'));
   await target.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping embedded PostgreSQL failed'));
   logger.info('stopped');

@@ -55,9 +55,12 @@ export interface paths {
          *     (`call_coach_db_pool_connections{state="total|idle|active"}`, `call_coach_db_pool_waiting_requests`,
          *     `call_coach_db_pool_max_connections`), request counts (`call_coach_http_requests_total`) and
          *     latency histograms (`call_coach_http_request_duration_seconds`) by `operation_id`, `method`
-         *     and `status`, plus the Node.js process defaults. Public like `/health` and `/ready`, so a
-         *     scraper needs no token: it carries counts and timings only, never call data. Restrict it at
-         *     the network edge if the counts themselves are sensitive.
+         *     and `status`, plus the Node.js process defaults. It carries counts and timings only, never
+         *     call data, but it shows the runtime (Node.js version, start time, heap, open files), so an
+         *     operator locks it in production: with `METRICS_TOKEN` set, a scraper must send
+         *     `Authorization: Bearer <METRICS_TOKEN>` (otherwise `401`); with `METRICS_PORT` set, the
+         *     metrics are served only by a listener of their own (on `METRICS_HOST`), and this path
+         *     answers `404` on the API's listener. Neither set (the default, for local use): open.
          */
         get: operations["getMetrics"];
         put?: never;
@@ -1188,6 +1191,27 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description `METRICS_TOKEN` is set and the request did not send it as a bearer token. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `METRICS_PORT` is set: the metrics are on their own listener, not this one. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

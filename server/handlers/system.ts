@@ -1,10 +1,17 @@
 import type { Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import { checkMetricsAccess, sendMetrics } from '../metrics-access.js';
 import { sql } from 'slonik';
 import type { Database } from '../../db/pool.js';
 import { DOCS_CSP, DOCS_HTML } from '../docs.js';
 import type { OperationHandler } from '../openapi.js';
 
-export function systemHandlers(db: Database, spec: { yaml: string; document: Record<string, unknown> }, metrics: Registry) {
+export function systemHandlers(
+  db: Database,
+  spec: { yaml: string; document: Record<string, unknown> },
+  metrics: Registry,
+  metricsAccess: Config['metrics'],
+) {
   const json = JSON.stringify(spec.document);
   return {
     getHealth: ((_c, ctx) => {
@@ -23,8 +30,8 @@ export function systemHandlers(db: Database, spec: { yaml: string; document: Rec
     }) satisfies OperationHandler,
 
     getMetrics: (async (_c, ctx) => {
-      ctx.type = metrics.contentType;
-      ctx.body = await metrics.metrics();
+      checkMetricsAccess(metricsAccess, 'api', ctx);
+      await sendMetrics(metrics, ctx);
     }) satisfies OperationHandler,
 
     getOpenApiJson: ((_c, ctx) => {
