@@ -6,8 +6,16 @@
  * what to fix, never a 5xx.
  */
 import { randomUUID } from 'node:crypto';
-import { ApiClient, expect, newCall, test, uniqueEmail } from './support/fixtures.js';
+import { largestTranscripts, transcriptLimits } from '../scripts/bench-transcript-limits.js';
+import { bodyLimitFor } from '../server/app.js';
+import { loadConfig } from '../server/config.js';
+import { ApiClient, expect, newCall, sql, test, uniqueEmail } from './support/fixtures.js';
+import { serverEnvironment, testEnvironment } from './support/test-environment.js';
 import { signToken } from './support/tokens.js';
+
+/** The transcript limits of the server under test: sentences and text from openapi.yaml, bytes from its config. */
+const LIMITS = transcriptLimits(bodyLimitFor(loadConfig(serverEnvironment(testEnvironment())), 'PUT', '/calls/x/transcript'));
+const GONG_SPEAKERS = ['6432345678555530067', '6432345678555530068'];
 
 type Problem = { status: number; detail: string; errors?: { location: string; path: string; message: string }[] };
 
@@ -45,6 +53,43 @@ test.describe('arrays and objects at and over the bounds the contract states', {
     const over = await api.post('/calls', newCall({ metadata: members(101) }));
     expect(over.status()).toBe(400);
     expect(((await over.json()) as Problem).errors).toContainEqual(expect.objectContaining({ location: 'body', path: '/metadata' }));
+  });
+});
+
+test.describe('the largest transcript the contract allows is served; one sentence more is a 400', { tag: '@integration' }, () => {
+  async function transcriptCall(api: ApiClient, trackCall: (id: string) => void) {
+    return createCall(api, trackCall, {
+      speakers: GONG_SPEAKERS.map((id, i) => ({ ...speaker(i), company_side: i === 0, role: i === 0 ? 'ae' : 'prospect', gong_speaker_id: id })),
+    });
+  }
+
+  test(`both largest bodies (${LIMITS.sentences} sentences; and as many bytes as the body limit takes) are stored whole`, async ({ api, db, trackCall }) => {
+    expect(LIMITS.sentences).toBeGreaterThan(0);
+    for (const shape of largestTranscripts(LIMITS, GONG_SPEAKERS)) {
+      const call = await transcriptCall(api, trackCall);
+      expect(Buffer.byteLength(shape.body)).toBeLessThanOrEqual(LIMITS.bodyBytes);
+      const response = await api.fetch('PUT', `/calls/${call.id}/transcript`, { data: Buffer.from(shape.body), headers: { 'Content-Type': 'application/json' } });
+      expect(response.status(), shape.name).toBe(200);
+      expect((await response.json()).segment_count, shape.name).toBe(LIMITS.sentences);
+      expect(await db.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM transcripts WHERE call_id = ${call.id}`), shape.name).toBe(LIMITS.sentences);
+    }
+  });
+
+  test('one sentence over the bound, across monologues, is a 400 naming the body; the stored transcript stays', async ({ api, db, trackCall }) => {
+    const call = await transcriptCall(api, trackCall);
+    const sentences = (count: number, from: number) => Array.from({ length: count }, (_, i) => ({ start: (from + i) * 1000, end: (from + i) * 1000 + 900, text: 'Yes.' }));
+    const half = LIMITS.sentences / 2;
+    const atBound = [
+      { speakerId: GONG_SPEAKERS[0]!, sentences: sentences(half, 0) },
+      { speakerId: GONG_SPEAKERS[1]!, sentences: sentences(LIMITS.sentences - half, half) },
+    ];
+    expect((await api.put(`/calls/${call.id}/transcript`, atBound)).status()).toBe(200);
+    const over = [...atBound, { speakerId: GONG_SPEAKERS[0]!, sentences: sentences(1, LIMITS.sentences) }];
+    const response = await api.put(`/calls/${call.id}/transcript`, over);
+    expect(response.status()).toBe(400);
+    const problem = (await response.json()) as Problem;
+    expect(problem.errors).toEqual([{ location: 'body', path: '/', message: `must NOT have more than ${LIMITS.sentences} sentences in all (has ${LIMITS.sentences + 1})` }]);
+    expect(await db.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM transcripts WHERE call_id = ${call.id}`)).toBe(LIMITS.sentences);
   });
 });
 

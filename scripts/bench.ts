@@ -31,7 +31,9 @@ import { makeTempDataDir, startEmbeddedPostgres } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
 import { UNRESTRICTED } from '../db/scope.js';
 import { insertSegmentsQuery, searchQuery } from '../db/transcripts.js';
+import { loadConfig } from '../server/config.js';
 import { SEEDED_GONG_CALL_ID, seedDatabase, seededSize, VOCABULARY, type SeedSize } from './bench-seed.js';
+import { transcriptLimits, transcriptLimitScenario } from './bench-transcript-limits.js';
 import { freePort } from './free-port.js';
 
 /** Keep in step with package.json's `start`: the bench measures the service as it is started. */
@@ -49,7 +51,8 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     'no-explain': { type: 'boolean', default: false },
     'shared-buffers': { type: 'string' },
-    only: { type: 'string', default: 'get,post,list,search,ingest,concurrency' },
+    only: { type: 'string', default: 'get,post,list,search,ingest,concurrency,limits' },
+    'limit-runs': { type: 'string', default: '3' },
     // V8 flags for the service, space-separated; by default the ones `npm start` uses.
     'node-args': { type: 'string', default: SERVICE_NODE_ARGS },
     'from-source': { type: 'boolean', default: false },
@@ -580,6 +583,14 @@ try {
   for (const connections of ONLY.has('concurrency') ? [50, 500] : []) {
     rows.push(await load({ scenario: `GET /calls/{id}, pool of ${POOL}`, proc: service, connections, request: getCall, headers: auth }));
   }
+  // The limits and statement timeout the service applies (its environment sets neither: the defaults).
+  const serviceConfig = loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret });
+  const limitsReport = ONLY.has('limits')
+    ? await transcriptLimitScenario({
+        baseURL: service.baseURL, token, log, runs: Number(args['limit-runs']),
+        limits: transcriptLimits(serviceConfig.transcriptBodyLimitBytes), statementTimeoutMs: serviceConfig.pool.statementTimeoutMs,
+      })
+    : '';
   const endLoad = loadavg();
 
   const report = [
@@ -591,6 +602,7 @@ try {
     `- load average (1, 5, 15 min): before ${startLoad}; after ${endLoad}`,
     '',
     table(rows),
+    ...(limitsReport ? ['', limitsReport] : []),
   ].join('\n');
   console.log(report);
   if (!args['no-explain']) console.log(`\n${await explain(target.url)}`);

@@ -18,7 +18,7 @@ import { problemErrors, requestId, requestLogger, securityHeaders } from './midd
 import { createOpenApi, dispatch, initOpenApi } from './openapi.js';
 import { loadSpec } from './spec.js';
 
-/** Transcripts are big (10,000 sentences run to a few MB); every other body is small. */
+/** Transcripts are big (up to 10,000 sentences in 2 MiB); every other body is small. */
 export function bodyLimitFor(config: Config, method: string, path: string): number {
   return method === 'PUT' && path.endsWith('/transcript') ? config.transcriptBodyLimitBytes : config.bodyLimitBytes;
 }
@@ -38,7 +38,7 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
   const api = createOpenApi(spec.document, {
     ...systemHandlers(db, spec, metrics.registry, config.metrics),
     ...callHandlers(db),
-    ...transcriptHandlers(db),
+    ...transcriptHandlers(db, spec.document),
     ...analysisHandlers(db),
     ...repHandlers(db),
     ...webhookHandlers(db),

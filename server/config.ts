@@ -94,7 +94,7 @@ export function loadConfig(env: Env = process.env): Config {
     migrateOnStart: flag(env, 'MIGRATE_ON_START', true),
     jwtSecret,
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
-    transcriptBodyLimitBytes: integer(env, 'TRANSCRIPT_BODY_LIMIT_BYTES', 20 * 1024 * 1024, 1024, 500 * 1024 * 1024),
+    transcriptBodyLimitBytes: integer(env, 'TRANSCRIPT_BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024, 500 * 1024 * 1024),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
     gongWebhook: {
       // Environment files often carry PEM keys on one line with literal \n.

@@ -293,7 +293,8 @@ export interface paths {
          *     Stores one segment per sentence, in order, and replaces any earlier transcript in one
          *     transaction: all or nothing. Speakers are resolved through the call's speakers'
          *     `gong_speaker_id`; unknown speaker ids are stored without a speaker and listed in the
-         *     answer. Afterwards each speaker's talk time is recomputed. Bodies up to 20 MB.
+         *     answer. Afterwards each speaker's talk time is recomputed. At most 10,000 sentences in a
+         *     body of at most 2 MiB (see `GongTranscript`).
          *     Needs the `admin` or `service` role.
          */
         put: operations["putTranscript"];
@@ -680,10 +681,18 @@ export interface components {
         };
         /** @description Pass as `cursor` for the next page; null on the last page. */
         NextCursor: string | null;
-        /** @description Gong's `transcript` array for one call; one entry per monologue. */
+        /**
+         * @description Gong's `transcript` array for one call; one entry per monologue. At most 10,000 sentences
+         *     in all (`x-max-sentences`; more is a `400`), at most 5,000 characters each, in a body of at
+         *     most 2 MiB (more is a `413`). That is a call of about ten hours at a sentence every 3.5 s,
+         *     and room for sentences of about 160 characters on average (Gong's are a few dozen): the
+         *     largest transcript these limits allow ingests well within the database's statement
+         *     timeout on the service's reference machine (`npm run bench`, docs/benchmarks.md).
+         */
         GongTranscript: {
             speakerId: string;
             topic?: string | null;
+            /** @description The monologue's sentences; at most 10,000 in the whole transcript. */
             sentences: {
                 /**
                  * Format: int32
