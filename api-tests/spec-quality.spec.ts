@@ -161,6 +161,31 @@ test.describe('openapi.yaml quality', () => {
     expect(checked, 'examples checked').toBeGreaterThan(10);
   });
 
+  test('every single-resource GET declares its ETag, If-None-Match and 304; every PATCH, PUT and DELETE If-Match and 412', async () => {
+    // Insights cover a window ending now: the representation differs on every request, so a tag would never match.
+    const UNTAGGED = new Set(['getRepInsights']);
+    const ops = await operations();
+    const problems = ops.flatMap(({ method, operation, parameters }) => {
+      const where = `${method} ${operation.operationId}`;
+      const headerParameters = parameters.filter((parameter) => parameter.in === 'header').map((parameter) => parameter.name);
+      const ok = operation.responses['200'] as OpenAPIV3.ResponseObject | undefined;
+      const schema = ok?.content?.['application/json']?.schema as OpenAPIV3.SchemaObject | undefined;
+      const singleResource = parameters.some((parameter) => parameter.in === 'path') && !schema?.properties?.next_cursor;
+      const found: string[] = [];
+      if (method === 'GET' && singleResource && !UNTAGGED.has(operation.operationId!)) {
+        if (!ok?.headers?.['ETag']) found.push(`${where}: 200 does not declare ETag`);
+        if (!headerParameters.includes('If-None-Match')) found.push(`${where}: no If-None-Match parameter`);
+        if (!operation.responses['304']) found.push(`${where}: no 304`);
+      }
+      if (['PATCH', 'PUT', 'DELETE'].includes(method)) {
+        if (!headerParameters.includes('If-Match')) found.push(`${where}: no If-Match parameter`);
+        if (!operation.responses['412']) found.push(`${where}: no 412`);
+      }
+      return found;
+    });
+    expect(problems).toEqual([]);
+  });
+
   test('schema-level and header examples match their schemas', async () => {
     const doc = await document();
     const problems: string[] = [];

@@ -9,6 +9,7 @@ import type * as s from 'zapatos/schema';
 import { decodeCursor, page } from './cursor.js';
 import { containsPattern } from './like.js';
 import type { Database } from './pool.js';
+import type { Precondition } from './precondition.js';
 import { visibleCall, type Scope } from './scope.js';
 import { rowsOf } from './typed.js';
 
@@ -79,6 +80,9 @@ function selectCall(connection: CommonQueryMethods, callId: string): Promise<Cal
     SELECT ${callJson} AS call FROM calls c WHERE c.id = ${callId}`);
 }
 
+/** The call's JSON text, byte for byte as GET /calls/{id} sends it (its ETag hashes these bytes). */
+const callText = sql.fragment`(${callJson})::text`;
+
 /**
  * The call with its speakers, or null when there is no such call the scope may see: as the JSON text PostgreSQL built: for a handler that sends it as it is, instead of
  * parsing it into objects here only to serialise them again.
@@ -86,9 +90,40 @@ function selectCall(connection: CommonQueryMethods, callId: string): Promise<Cal
 export function getCallJson(db: Database, callId: string, scope: Scope): Promise<string | null> {
   return db.connect((connection) =>
     connection.maybeOneFirst(sql.type(rowsOf<{ call: string }>())`
-      SELECT (${callJson})::text AS call FROM calls c
+      SELECT ${callText} AS call FROM calls c
       WHERE c.id = ${callId} AND ${visibleCall(scope, 'c')}`),
   );
+}
+
+/**
+ * Locks the call matching `where` (on `calls c`) and returns its id and its JSON text as GET
+ * sends it, or null when there is none. FOR UPDATE conflicts with every lock a writer of the
+ * call's representation takes (UPDATE, FOR NO KEY UPDATE, and the FOR KEY SHARE of a new
+ * speaker's foreign key), and the text is read by a second statement, so that it sees what any
+ * writer the lock waited for committed (a single statement would read speakers from before).
+ */
+async function lockCall(
+  transaction: DatabaseTransactionConnection,
+  where: FragmentSqlToken,
+): Promise<{ id: string; text: string } | null> {
+  const id = await transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`
+    SELECT c.id FROM calls c WHERE ${where} FOR UPDATE`);
+  if (id === null) return null;
+  const text = await transaction.oneFirst(sql.type(rowsOf<{ call: string }>())`
+    SELECT ${callText} AS call FROM calls c WHERE c.id = ${id}`);
+  return { id, text };
+}
+
+/**
+ * Runs `precondition` (if any) on the locked call's current representation; false when there is
+ * no such call (the caller answers 404: a precondition does not turn a 404 into a 412).
+ */
+async function checkCall(transaction: DatabaseTransactionConnection, callId: string, precondition?: Precondition) {
+  if (!precondition) return true;
+  const current = await lockCall(transaction, sql.fragment`c.id = ${callId}`);
+  if (current === null) return false;
+  precondition(current.text);
+  return true;
 }
 
 /**
@@ -192,20 +227,28 @@ export function createCall(db: Database, input: CallInput): Promise<CallRecord> 
   });
 }
 
-/** Changes the fields given; null when there is no such call. */
-export function updateCall(db: Database, callId: string, fields: CallFields): Promise<CallRecord | null> {
+/**
+ * Changes the fields given, when `precondition` holds; the changed call as its JSON text (the
+ * bytes GET sends, so the answer's ETag is the one a GET would give), or null when there is no
+ * such call.
+ */
+export function updateCall(db: Database, callId: string, fields: CallFields, precondition?: Precondition): Promise<string | null> {
   return db.transaction(async (transaction) => {
+    if (!(await checkCall(transaction, callId, precondition))) return null;
     const updated = await transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`
       UPDATE calls SET ${assignments(fields)} WHERE id = ${callId} RETURNING id`);
-    return updated ? selectCall(transaction, callId) : null;
+    if (updated === null) return null;
+    return transaction.oneFirst(sql.type(rowsOf<{ call: string }>())`
+      SELECT ${callText} AS call FROM calls c WHERE c.id = ${callId}`);
   });
 }
 
-/** Deletes the call with its speakers, transcript and analyses (cascade); false when absent. */
-export async function deleteCall(db: Database, callId: string): Promise<boolean> {
-  const deleted = await db.transaction((transaction) =>
-    transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`DELETE FROM calls WHERE id = ${callId} RETURNING id`),
-  );
+/** Deletes the call with its speakers, transcript and analyses (cascade), when `precondition` holds; false when absent. */
+export async function deleteCall(db: Database, callId: string, precondition?: Precondition): Promise<boolean> {
+  const deleted = await db.transaction(async (transaction) => {
+    if (!(await checkCall(transaction, callId, precondition))) return null;
+    return transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`DELETE FROM calls WHERE id = ${callId} RETURNING id`);
+  });
   return deleted !== null;
 }
 
@@ -283,9 +326,15 @@ async function upsertSpeakers(transaction: DatabaseTransactionConnection, callId
     FROM matched WHERE speaker_id IS NULL ORDER BY ord`);
 }
 
-/** `upsertCallIn` in a transaction of its own. */
-export function upsertCall(db: Database, gongCallId: string, input: Parameters<typeof upsertCallIn>[2]) {
-  return db.transaction((transaction) => upsertCallIn(transaction, gongCallId, input));
+/**
+ * `upsertCallIn` in a transaction of its own, when `precondition` holds for the stored call
+ * (it gets null when Gong's id is new: then no If-Match can hold).
+ */
+export function upsertCall(db: Database, gongCallId: string, input: Parameters<typeof upsertCallIn>[2], precondition?: Precondition) {
+  return db.transaction(async (transaction) => {
+    if (precondition) precondition((await lockCall(transaction, sql.fragment`c.gong_call_id = ${gongCallId}`))?.text ?? null);
+    return upsertCallIn(transaction, gongCallId, input);
+  });
 }
 
 /** Adds a speaker to a call; null when there is no such call. */

@@ -3,7 +3,8 @@ import type * as s from 'zapatos/schema';
 import { decodeCursor, page } from './cursor.js';
 import { containsPattern } from './like.js';
 import type { Database } from './pool.js';
-import type { Scope } from './scope.js';
+import type { Precondition } from './precondition.js';
+import { UNRESTRICTED, type Scope } from './scope.js';
 import { rowsOf } from './typed.js';
 
 export type RepRecord = s.reps.JSONSelectable;
@@ -56,10 +57,19 @@ export function getRep(db: Database, repId: string, scope: Scope): Promise<RepRe
 export type RepUpdate = { name?: string; role?: string; manager_id?: string | null };
 export type UpdateRepResult = { kind: 'updated'; rep: RepRecord } | { kind: 'no_rep' } | { kind: 'no_manager' };
 
-/** Changes the fields present in `update` (manager_id: null unlinks the manager). */
-export function updateRep(db: Database, repId: string, update: RepUpdate): Promise<UpdateRepResult> {
+/**
+ * Changes the fields present in `update` (manager_id: null unlinks the manager), when
+ * `precondition` holds for the rep as GET sends it (checked with the rep's row locked).
+ */
+export function updateRep(db: Database, repId: string, update: RepUpdate, precondition?: Precondition): Promise<UpdateRepResult> {
   const has = (field: keyof RepUpdate) => Object.prototype.hasOwnProperty.call(update, field);
   return db.transaction(async (transaction) => {
+    if (precondition) {
+      const locked = await transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`
+        SELECT id FROM reps WHERE id = ${repId} FOR UPDATE`);
+      if (locked === null) return { kind: 'no_rep' };
+      precondition(await selectRep(transaction, repId, UNRESTRICTED));
+    }
     if (update.manager_id != null) {
       const managerExists = await transaction.exists(sql.unsafe`SELECT 1 FROM reps WHERE id = ${update.manager_id}`);
       if (!managerExists) {

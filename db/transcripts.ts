@@ -1,5 +1,6 @@
 import { sql } from 'slonik';
 import type { Database } from './pool.js';
+import type { Precondition } from './precondition.js';
 import { decodeCursor, page } from './cursor.js';
 import { visibleCall, type Scope } from './scope.js';
 import { rowsOf } from './typed.js';
@@ -81,18 +82,26 @@ export function insertSegmentsQuery(callId: string, transcript: readonly GongMon
  * every sentence in one statement (unnest of column arrays, numbered in order), then store each
  * speaker's talk time (call_speaker_talk_time, migration 004: speakers without segments get 0 s
  * and 0 %). Any failure rolls all of it back, leaving the previous transcript as it was.
+ * `precondition` is checked on the stored transcript (as GET sends it) under the call's lock.
  * Null when there is no such call.
  */
 export function replaceTranscript(
   db: Database,
   callId: string,
   transcript: readonly GongMonologue[],
+  precondition?: Precondition,
 ): Promise<TranscriptIngest | null> {
   return db.transaction(async (transaction) => {
-    // Locks the call so two replacements of one transcript run one after the other.
+    // Locks the call so two replacements of one transcript run one after the other (every
+    // writer of a transcript comes through here).
     const found = await transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`
       SELECT id FROM calls WHERE id = ${callId} FOR NO KEY UPDATE`);
     if (found === null) return null;
+    if (precondition) {
+      // A statement of its own after the lock, so it sees what the lock waited for.
+      precondition(await transaction.oneFirst(sql.type(rowsOf<{ transcript: Transcript }>())`
+        SELECT ${transcriptJson} AS transcript FROM calls c WHERE c.id = ${callId}`));
+    }
 
     await transaction.query(sql.unsafe`DELETE FROM transcripts WHERE call_id = ${callId}`);
 
@@ -123,21 +132,24 @@ export function replaceTranscript(
   });
 }
 
+/** The transcript of the call `c` as GET sends it (a precondition checks the same representation). */
+const transcriptJson = sql.fragment`json_build_object(
+  'call_id', c.id,
+  'segment_count', (SELECT count(*) FROM transcripts t WHERE t.call_id = c.id),
+  'segments', coalesce((
+    SELECT json_agg(json_build_object(
+      'id', t.id, 'sequence_number', t.sequence_number, 'speaker_id', t.speaker_id,
+      'speaker_name', sp.name, 'gong_speaker_id', t.gong_speaker_id,
+      'start_time_ms', t.start_time_ms, 'end_time_ms', t.end_time_ms, 'text', t.text,
+      'topics', t.topics, 'sentiment', t.sentiment) ORDER BY t.sequence_number)
+    FROM transcripts t LEFT JOIN speakers sp ON sp.id = t.speaker_id
+    WHERE t.call_id = c.id), '[]'::json))`;
+
 /** Every segment of the call in order, with speaker names; null when the scope cannot see the call. */
 export function getTranscript(db: Database, scope: Scope, callId: string): Promise<Transcript | null> {
   return db.connect((connection) =>
     connection.maybeOneFirst(sql.type(rowsOf<{ transcript: Transcript }>())`
-      SELECT json_build_object(
-        'call_id', c.id,
-        'segment_count', (SELECT count(*) FROM transcripts t WHERE t.call_id = c.id),
-        'segments', coalesce((
-          SELECT json_agg(json_build_object(
-            'id', t.id, 'sequence_number', t.sequence_number, 'speaker_id', t.speaker_id,
-            'speaker_name', sp.name, 'gong_speaker_id', t.gong_speaker_id,
-            'start_time_ms', t.start_time_ms, 'end_time_ms', t.end_time_ms, 'text', t.text,
-            'topics', t.topics, 'sentiment', t.sentiment) ORDER BY t.sequence_number)
-          FROM transcripts t LEFT JOIN speakers sp ON sp.id = t.speaker_id
-          WHERE t.call_id = c.id), '[]'::json)) AS transcript
+      SELECT ${transcriptJson} AS transcript
       FROM calls c WHERE c.id = ${callId} AND ${visibleCall(scope, 'c')}`),
   );
 }

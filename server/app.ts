@@ -3,6 +3,7 @@ import Koa from 'koa';
 import type { Registry } from 'prom-client';
 import type { Database } from '../db/pool.js';
 import { verifyBearer } from './auth.js';
+import { conditionalRequests } from './conditional.js';
 import type { Config } from './config.js';
 import { serveDocsAssets } from './docs.js';
 import { gongSecurity } from './gong.js';
@@ -55,6 +56,7 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
   app.use(serveDocsAssets);
   app.use(verifyBearer(config.jwtSecret));
   app.use(jsonBodies(config));
+  app.use(conditionalRequests(spec.document));
   app.use(dispatch(api));
   return Object.assign(app, { metrics: metrics.registry }); // for METRICS_PORT's listener (main.ts)
 }

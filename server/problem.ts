@@ -32,6 +32,7 @@ const TITLES: Record<number, [slug: string, title: string]> = {
   404: ['not-found', 'Not Found'],
   405: ['method-not-allowed', 'Method Not Allowed'],
   409: ['conflict', 'Conflict'],
+  412: ['precondition-failed', 'Precondition Failed'],
   413: ['payload-too-large', 'Payload Too Large'],
   415: ['unsupported-media-type', 'Unsupported Media Type'],
   500: ['internal', 'Internal Server Error'],

@@ -1051,6 +1051,28 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The representation is unchanged since the `ETag` sent in `If-None-Match`; no body. */
+        NotModified: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                ETag: components["headers"]["ETag"];
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /**
+         * @description `If-Match` did not match the resource's current `ETag` (or the resource does not exist);
+         *     nothing was changed. GET it for its current state and tag, then decide again.
+         */
+        PreconditionFailed: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The body is larger than the service accepts. */
         PayloadTooLarge: {
             headers: {
@@ -1098,6 +1120,20 @@ export interface components {
         Limit: number;
         /** @description The `next_cursor` of the previous page. */
         Cursor: string;
+        /**
+         * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+         *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+         *     with the `ETag` and no body.
+         * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+         */
+        IfNoneMatch: string;
+        /**
+         * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+         *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+         *     changes. Checked inside the write's transaction, with the resource locked.
+         * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+         */
+        IfMatch: string;
     };
     requestBodies: never;
     headers: {
@@ -1121,6 +1157,12 @@ export interface components {
          * @example Bearer realm="call-coach", error="invalid_token"
          */
         "WWW-Authenticate": string;
+        /**
+         * @description The strong entity tag of the resource's current representation (a hash of it): send it in
+         *     `If-None-Match` to poll cheaply, or in `If-Match` to change the resource only if unchanged.
+         * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+         */
+        ETag: string;
     };
     pathItems: never;
 }
@@ -1378,7 +1420,15 @@ export interface operations {
     getCall: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1394,12 +1444,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Call"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1409,7 +1461,15 @@ export interface operations {
     deleteCall: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1433,13 +1493,22 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
     updateCall: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1459,6 +1528,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1469,6 +1539,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1517,7 +1588,15 @@ export interface operations {
     getSpeaker: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1538,12 +1617,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Speaker"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1553,7 +1634,15 @@ export interface operations {
     upsertCallByGongId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description Gong's call id.
@@ -1595,6 +1684,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1603,7 +1693,15 @@ export interface operations {
     getTranscript: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1619,12 +1717,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Transcript"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1634,7 +1734,15 @@ export interface operations {
     putTranscript: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1664,6 +1772,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
@@ -1672,7 +1781,15 @@ export interface operations {
     getCallMetrics: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1688,12 +1805,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ConversationMetrics"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1814,7 +1933,15 @@ export interface operations {
     getAnalysis: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The analysis' id.
@@ -1830,12 +1957,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Analysis"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1877,7 +2006,15 @@ export interface operations {
     getRep: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The rep's id.
@@ -1893,12 +2030,14 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Rep"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1908,7 +2047,15 @@ export interface operations {
     updateRep: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
+                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     changes. Checked inside the write's transaction, with the resource locked.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description The rep's id.
@@ -1928,6 +2075,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1938,6 +2086,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];

@@ -1,6 +1,7 @@
 import * as calls from '../../db/calls.js';
 import type { Database } from '../../db/pool.js';
 import { ADMINS, requireRole, scopeOf, WRITERS } from '../auth.js';
+import { ifMatch } from '../conditional.js';
 import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js';
 import { HttpProblem } from '../problem.js';
 import { pageOptions } from './paging.js';
@@ -79,15 +80,17 @@ export function callHandlers(db: Database) {
     updateCall: (async (c, ctx) => {
       requireRole(ctx, WRITERS);
       const callId = c.request.params.call_id as string;
-      const call = await calls.updateCall(db, callId, c.request.requestBody as RequestBody<'updateCall'>);
-      if (!call) throw new HttpProblem(404, `No call with id ${callId}.`);
-      ctx.body = asCall(call);
+      const call = await calls.updateCall(db, callId, c.request.requestBody as RequestBody<'updateCall'>, ifMatch(ctx, 'call'));
+      if (call === null) throw new HttpProblem(404, `No call with id ${callId}.`);
+      // Already JSON, the same bytes GET sends (so the ETag is the one GET gives).
+      ctx.type = 'application/json';
+      ctx.body = call;
     }) satisfies OperationHandler,
 
     deleteCall: (async (c, ctx) => {
       requireRole(ctx, ADMINS);
       const callId = c.request.params.call_id as string;
-      if (!(await calls.deleteCall(db, callId))) throw new HttpProblem(404, `No call with id ${callId}.`);
+      if (!(await calls.deleteCall(db, callId, ifMatch(ctx, 'call')))) throw new HttpProblem(404, `No call with id ${callId}.`);
       ctx.status = 204;
     }) satisfies OperationHandler,
 
@@ -96,7 +99,7 @@ export function callHandlers(db: Database) {
       const gongCallId = c.request.params.gong_call_id as string;
       const body = c.request.requestBody as RequestBody<'upsertCallByGongId'>;
       assertDistinctSpeakers(body.speakers);
-      const { call, created } = await calls.upsertCall(db, gongCallId, body);
+      const { call, created } = await calls.upsertCall(db, gongCallId, body, ifMatch(ctx, 'call'));
       ctx.status = created ? 201 : 200;
       ctx.set('Location', `/calls/${call.id}`);
       ctx.body = asCall(call);

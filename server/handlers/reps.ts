@@ -1,6 +1,7 @@
 import type { Database } from '../../db/pool.js';
 import * as reps from '../../db/reps.js';
 import { ADMINS, requireRole, scopeOf } from '../auth.js';
+import { ifMatch } from '../conditional.js';
 import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js';
 import { HttpProblem } from '../problem.js';
 import { pageOptions } from './paging.js';
@@ -54,7 +55,7 @@ export function repHandlers(db: Database) {
           errors: [{ location: 'body', path: '/manager_id', message: 'must not be the rep itself' }],
         });
       }
-      const result = await reps.updateRep(db, repId, update);
+      const result = await reps.updateRep(db, repId, update, ifMatch(ctx, 'rep'));
       if (result.kind === 'no_rep') throw new HttpProblem(404, `No rep with id ${repId}.`);
       if (result.kind === 'no_manager') {
         throw new HttpProblem(400, `manager_id: no rep with id ${update.manager_id}.`, {

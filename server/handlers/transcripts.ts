@@ -1,6 +1,7 @@
 import type { Database } from '../../db/pool.js';
 import * as transcripts from '../../db/transcripts.js';
 import { requireRole, scopeOf, WRITERS } from '../auth.js';
+import { ifMatch } from '../conditional.js';
 import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js';
 import { HttpProblem } from '../problem.js';
 import { pageOptions } from './paging.js';
@@ -42,7 +43,7 @@ export function transcriptHandlers(db: Database, document: Record<string, unknow
           errors: [{ location: 'body', path: `/${m}/sentences/${s}/end`, message }],
         });
       }
-      const ingest = await transcripts.replaceTranscript(db, callId, body);
+      const ingest = await transcripts.replaceTranscript(db, callId, body, ifMatch(ctx, 'transcript'));
       if (!ingest) throw new HttpProblem(404, `No call with id ${callId}; create the call first.`);
       ctx.body = ingest satisfies ResponseBody<'putTranscript', 200>;
     }) satisfies OperationHandler,

@@ -1,0 +1,99 @@
+/**
+ * Conditional requests (RFC 9110 section 13): `ETag` on the answers whose response the contract
+ * declares with one, `If-None-Match` → 304 on GET, and `If-Match` as a precondition of a write.
+ *
+ * The tag is a SHA-256 of the representation's bytes as sent, so it changes exactly when the
+ * representation does, and nothing has to remember to bump it (a version column would miss
+ * changes made through other tables: talk times written by a transcript ingest, speakers).
+ */
+import { hash } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import type { Precondition } from '../db/precondition.js';
+import { HttpProblem } from './problem.js';
+
+type Representation = string | object;
+
+/** The JSON text Koa sends for a body: a string as it is, anything else serialised. */
+function text(body: Representation): string {
+  return typeof body === 'string' ? body : JSON.stringify(body);
+}
+
+/** The strong entity tag of a representation (quoted, as the ETag field carries it). */
+export function entityTag(body: Representation): string {
+  return `"${hash('sha256', text(body), 'base64url')}"`;
+}
+
+type EntityTag = { weak: boolean; opaque: string };
+
+const ENTITY_TAG = /(W\/)?("[\x21\x23-\x7e\x80-\xff]*")/g;
+
+/** The members of an If-Match / If-None-Match field value, or `*`; malformed members match nothing. */
+function entityTags(field: string): '*' | EntityTag[] {
+  if (field.trim() === '*') return '*';
+  return [...field.matchAll(ENTITY_TAG)].map((match) => ({ weak: Boolean(match[1]), opaque: match[2]! }));
+}
+
+/** If-None-Match holds no tag of `tag`'s (weak comparison, RFC 9110 8.8.3.2). */
+function noneMatch(field: string, tag: string): boolean {
+  const tags = entityTags(field);
+  return tags !== '*' && !tags.some((candidate) => candidate.opaque === tag);
+}
+
+/** Operation id → the statuses whose declared response carries an `ETag` header. */
+function taggedResponses(document: Record<string, unknown>): Map<string, Set<string>> {
+  const tagged = new Map<string, Set<string>>();
+  for (const item of Object.values((document.paths ?? {}) as Record<string, Record<string, unknown>>)) {
+    for (const operation of Object.values(item) as { operationId?: string; responses?: Record<string, { headers?: object }> }[]) {
+      if (!operation?.operationId || !operation.responses) continue;
+      const statuses = Object.entries(operation.responses)
+        .filter(([, response]) => response.headers && 'ETag' in response.headers)
+        .map(([status]) => status);
+      if (statuses.length) tagged.set(operation.operationId, new Set(statuses));
+    }
+  }
+  return tagged;
+}
+
+/**
+ * Tags every answer whose response openapi.yaml declares with an `ETag` header (so declaring it
+ * is all an operation needs), and answers a GET whose `If-None-Match` matches with 304.
+ * The body is serialised once here, hashed, and sent as those very bytes.
+ */
+export function conditionalRequests(document: Record<string, unknown>) {
+  const tagged = taggedResponses(document);
+  return async (ctx: Context, next: Next): Promise<void> => {
+    await next();
+    const statuses = tagged.get(ctx.state.operationId as string);
+    if (!statuses?.has(String(ctx.status)) || ctx.body == null) return;
+    ctx.body = text(ctx.body as Representation);
+    const tag = entityTag(ctx.body as string);
+    ctx.set('ETag', tag);
+    const ifNoneMatch = ctx.get('If-None-Match');
+    if (ifNoneMatch && (ctx.method === 'GET' || ctx.method === 'HEAD') && !noneMatch(ifNoneMatch, tag)) ctx.status = 304;
+  };
+}
+
+/**
+ * The request's `If-Match` as a precondition for the data layer, which runs it inside the write's
+ * transaction on the locked resource's current representation (as GET would send it): 412 unless
+ * one of the tags matches it strongly, or the field is `*` and the resource exists. Undefined
+ * when the request sent no If-Match.
+ */
+export function ifMatch(ctx: Context, what: string): Precondition | undefined {
+  const field = ctx.get('If-Match');
+  if (!field) return undefined;
+  const tags = entityTags(field);
+  return (current) => {
+    if (current === null) {
+      throw new HttpProblem(412, `The ${what} does not exist, so If-Match cannot hold; nothing was changed.`);
+    }
+    if (tags === '*') return;
+    const tag = entityTag(current);
+    if (!tags.some((candidate) => !candidate.weak && candidate.opaque === tag)) {
+      throw new HttpProblem(
+        412,
+        `The ${what} changed since the ETag sent in If-Match (it is now ${tag}); nothing was changed. GET it again for its current state.`,
+      );
+    }
+  };
+}
