@@ -32,6 +32,8 @@ export type Schema = {
   exclusiveMaximum?: boolean | number;
   minItems?: number;
   maxItems?: number;
+  minProperties?: number;
+  maxProperties?: number;
   nullable?: boolean;
   properties?: Record<string, Schema>;
   required?: string[];
@@ -145,6 +147,15 @@ function rawArbitrary(schema: Schema): fc.Arbitrary<unknown> {
     }
     case 'object': {
       const properties = schema.properties ?? {};
+      // A map (e.g. scores): keys of free text, every value valid against its schema.
+      if (Object.keys(properties).length === 0 && schema.additionalProperties && typeof schema.additionalProperties === 'object') {
+        const minKeys = schema.minProperties ?? 0;
+        const key = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).filter((text) => !text.includes('\u0000') && text !== '__proto__');
+        return fc.dictionary(key, arbitrary(schema.additionalProperties), {
+          minKeys,
+          maxKeys: Math.max(minKeys, Math.min(schema.maxProperties ?? MAX_ITEMS, MAX_ITEMS)),
+        });
+      }
       if (Object.keys(properties).length === 0) return freeJson;
       const record = fc.record(
         Object.fromEntries(Object.entries(properties).map(([name, property]) => [name, arbitrary(property)])),
@@ -214,7 +225,11 @@ function wrongTypeFor(schema: Schema): unknown[] {
   return [];
 }
 
-const NOT_A_UUID = ['not-a-uuid', '12345', '0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f9', '0f8e5d8c7b1a4c369d2e6a4b7e1c2f90zz', 'g0000000-0000-4000-8000-000000000000'];
+// The urn:uuid: and brace forms: ajv-formats' uuid takes the first, PostgreSQL's uuid input the second.
+const NOT_A_UUID = [
+  'not-a-uuid', '12345', '0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f9', '0f8e5d8c7b1a4c369d2e6a4b7e1c2f90zz', 'g0000000-0000-4000-8000-000000000000',
+  'urn:uuid:0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90', '{0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90}', '0f8e5d8c7b1a4c369d2e6a4b7e1c2f90',
+];
 const BAD_FORMAT: Record<string, unknown[]> = {
   'date-time': ['yesterday', '2026-13-45T99:00:00Z', '2026-11-02 15:00'],
   date: ['02/11/2026', '2026-02-30x'],
