@@ -111,6 +111,15 @@ const RULES: Record<string, Rule> = {
       return { ...built, query: { ...query, from: from < to ? from : to, to: from < to ? to : from } };
     },
   },
+  // A sync window: `from` first, at most 3660 days long.
+  createGongSyncRun: {
+    repair: (built) => {
+      const { from, to } = built.body as { from: string; to: string };
+      const [start, end] = [Date.parse(from), Date.parse(to)].sort((a, b) => a - b) as [number, number];
+      const last = Math.min(Math.max(end, start + 1000), start + 3660 * 24 * 3600 * 1000);
+      return { ...built, body: { from: new Date(start).toISOString(), to: new Date(last).toISOString() } };
+    },
+  },
   // One person once per request.
   upsertCallByGongId: {
     repair: (built) => {

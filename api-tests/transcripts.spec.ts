@@ -290,6 +290,7 @@ test.describe('transcripts API', { tag: '@integration' }, () => {
         { speaker_id: call.danId, name: 'Dan Ortiz', company_side: false, talk_time_seconds: 28, talk_time_percentage: 62.22 },
         { speaker_id: expect.any(String), name: 'Sam Lee', company_side: true, talk_time_seconds: 0, talk_time_percentage: 0 },
       ],
+      gong: null,
     });
   });
 
@@ -329,6 +330,7 @@ test.describe('transcripts API', { tag: '@integration' }, () => {
       patience_seconds: null,
       question_rate_per_hour: null,
       speakers: [],
+      gong: null, // not a call from the Gong sync
     });
     expect((await api.get(`/calls/${UNKNOWN_CALL}/metrics`)).status()).toBe(404);
     const rep = api.as(signToken({ role: 'rep', email: uniqueEmail('other') }));

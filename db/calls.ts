@@ -7,6 +7,7 @@ import {
 } from 'slonik';
 import type * as s from 'zapatos/schema';
 import { decodeCursor, page } from './cursor.js';
+import { mentionsTracker } from './gong-call-data.js';
 import { containsPattern } from './like.js';
 import type { Database } from './pool.js';
 import type { Precondition } from './precondition.js';
@@ -52,6 +53,8 @@ export type CallFilters = {
   scheduled_to?: string;
   /** Words that must all appear in the title. */
   q?: string;
+  /** A Gong tracker (id or name) that came up on the call. */
+  tracker?: string;
   limit: number;
   cursor?: string;
 };
@@ -63,7 +66,7 @@ export type CallRecord = s.calls.JSONSelectable & { speakers: SpeakerRecord[] };
 // (see pool.ts), so timestamps come out as RFC 3339 with a +00:00 offset.
 const speakerJson = sql.fragment`json_build_object(
   'id', sp.id, 'call_id', sp.call_id, 'name', sp.name, 'email', sp.email, 'role', sp.role,
-  'company_side', sp.company_side, 'gong_speaker_id', sp.gong_speaker_id, 'talk_time_seconds', sp.talk_time_seconds,
+  'company_side', sp.company_side, 'gong_speaker_id', sp.gong_speaker_id, 'title', sp.title, 'talk_time_seconds', sp.talk_time_seconds,
   'talk_time_percentage', sp.talk_time_percentage, 'created_at', sp.created_at)`;
 
 const callJson = sql.fragment`json_build_object(
@@ -143,6 +146,7 @@ export async function listCallsJson(db: Database, filters: CallFilters, scope: S
     conditions.push(sql.fragment`c.scheduled_at >= ${filters.scheduled_from}::timestamptz`);
   }
   if (filters.scheduled_to !== undefined) conditions.push(sql.fragment`c.scheduled_at < ${filters.scheduled_to}::timestamptz`);
+  if (filters.tracker !== undefined) conditions.push(mentionsTracker(filters.tracker));
   for (const word of (filters.q ?? '').split(/\s+/).filter(Boolean).slice(0, 10)) {
     conditions.push(sql.fragment`c.title ILIKE ${containsPattern(word)}`);
   }

@@ -2,6 +2,7 @@ import { sql } from 'slonik';
 import type { Database } from './pool.js';
 import type { Precondition } from './precondition.js';
 import { decodeCursor, page } from './cursor.js';
+import { gongStatsJson } from './gong-call-data.js';
 import { visibleCall, type Scope } from './scope.js';
 import { rowsOf } from './typed.js';
 
@@ -229,6 +230,8 @@ export type ConversationMetrics = {
   patience_seconds: number | null;
   question_rate_per_hour: number | null;
   speakers: { speaker_id: string; name: string; company_side: boolean; talk_time_seconds: number; talk_time_percentage: number | null }[];
+  /** Gong's own interaction stats (migration 007), null when the call did not come through the sync. */
+  gong: Record<string, unknown> | null;
 };
 
 /**
@@ -256,7 +259,8 @@ export function getCallMetrics(db: Database, scope: Scope, callId: string): Prom
             'speaker_id', sp.id, 'name', sp.name, 'company_side', sp.company_side,
             'talk_time_seconds', tt.talk_ms / 1000.0, 'talk_time_percentage', tt.talk_percentage)
             ORDER BY sp.added_order)
-          FROM call_speaker_talk_time(ARRAY[c.id]) tt JOIN speakers sp ON sp.id = tt.speaker_id), '[]'::json)
+          FROM call_speaker_talk_time(ARRAY[c.id]) tt JOIN speakers sp ON sp.id = tt.speaker_id), '[]'::json),
+        'gong', ${gongStatsJson}
       ) AS metrics
       FROM calls c
       CROSS JOIN LATERAL call_conversation_metrics(ARRAY[c.id]) m

@@ -11,6 +11,8 @@ export type Delivery = {
   signatureVerified: boolean;
   /** Gong's "send test" deliveries are recorded, not ingested. */
   isTest: boolean;
+  /** A private call (Gong's isPrivate) is never ingested: recorded, and a stored copy removed. */
+  isPrivate: boolean;
   call: CallFields & { title: string; scheduled_at: string; speakers: SpeakerInput[] };
 };
 
@@ -41,7 +43,10 @@ export async function receiveDelivery(db: Database, delivery: Delivery): Promise
           WHERE e.delivery_id = ${delivery.deliveryId}`);
         return { delivery_id: delivery.deliveryId, ...prior, replayed: true };
       }
-      const callId = delivery.isTest
+      if (delivery.isPrivate && !delivery.isTest) {
+        await transaction.query(sql.unsafe`DELETE FROM calls WHERE gong_call_id = ${delivery.gongCallId}`);
+      }
+      const callId = delivery.isTest || delivery.isPrivate
         ? null
         : (await upsertCallIn(transaction, delivery.gongCallId, delivery.call)).call.id;
       await transaction.query(sql.unsafe`

@@ -7,9 +7,11 @@ import { conditionalRequests } from './conditional.js';
 import type { Config } from './config.js';
 import { serveDocsAssets } from './docs.js';
 import { gongSecurity } from './gong.js';
+import type { GongSyncWorker } from './gong-sync-worker.js';
 import { analysisHandlers } from './handlers/analyses.js';
 import { callHandlers } from './handlers/calls.js';
 import { repHandlers } from './handlers/reps.js';
+import { syncHandlers } from './handlers/sync.js';
 import { transcriptHandlers } from './handlers/transcripts.js';
 import { webhookHandlers } from './handlers/webhooks.js';
 import { systemHandlers } from './handlers/system.js';
@@ -32,7 +34,7 @@ function jsonBodies(config: Config): Koa.Middleware {
 }
 
 /** The whole HTTP service, as one middleware chain read top to bottom. */
-export async function createApp(deps: { config: Config; db: Database; logger: Logger }): Promise<Koa & { metrics: Registry }> {
+export async function createApp(deps: { config: Config; db: Database; logger: Logger; gongSync: GongSyncWorker }): Promise<Koa & { metrics: Registry }> {
   const { config, db, logger } = deps;
   const spec = loadSpec();
   const metrics = createMetrics(db);
@@ -43,6 +45,7 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
     ...analysisHandlers(db),
     ...repHandlers(db),
     ...webhookHandlers(db),
+    ...syncHandlers(db, deps.gongSync),
   }, gongSecurity(config.gongWebhook));
   await initOpenApi(api); // compile every request validator and route now, not on the first request
 

@@ -33,7 +33,28 @@ export type Config = {
     port: number | undefined;
     host: string;
   };
+  gongSync: GongSyncConfig;
 };
+
+/** Gong's API v2 and the sync from it (issue 14). */
+export type GongSyncConfig = {
+  baseUrl: string;
+  /** Neither key + secret nor a token set: the service cannot sync (runs are refused). */
+  auth: { kind: 'basic'; accessKey: string; accessKeySecret: string } | { kind: 'bearer'; token: string } | undefined;
+  /** Unset: no scheduled runs. */
+  intervalMinutes: number | undefined;
+  /** How far a scheduled run reaches back before the end of the last completed window. */
+  overlapMinutes: number;
+  /** Gong allows 3 per second; this may only be lower. */
+  maxRequestsPerSecond: number;
+  /** Gong allows 10,000 a day; this may only be lower. */
+  dailyRequestLimit: number;
+  /** How long a running sync's lease lasts without renewal before another process may take it over. */
+  leaseSeconds: number;
+};
+
+export const GONG_MAX_REQUESTS_PER_SECOND = 3;
+export const GONG_DAILY_REQUEST_LIMIT = 10_000;
 
 export const DEV_JWT_SECRET = 'call-coach-dev-secret-change-me-0123456789';
 
@@ -53,6 +74,16 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
+function decimal(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a number from ${min} to ${max}; got "${raw}"`);
+  }
+  return value;
+}
+
 function flag(env: Env, name: string, fallback: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -66,6 +97,28 @@ function secretKey(env: Env, name: string): string | undefined {
   if (!raw) return undefined;
   if (raw.length < 16) throw new ConfigError(`${name} must be 16 characters or more`);
   return raw;
+}
+
+function gongAuth(env: Env): GongSyncConfig['auth'] {
+  const { GONG_ACCESS_KEY: key, GONG_ACCESS_KEY_SECRET: secret, GONG_ACCESS_TOKEN: token } = env;
+  if (token && (key || secret)) {
+    throw new ConfigError('Set either GONG_ACCESS_KEY and GONG_ACCESS_KEY_SECRET, or GONG_ACCESS_TOKEN, not both');
+  }
+  if (token) return { kind: 'bearer', token };
+  if (Boolean(key) !== Boolean(secret)) throw new ConfigError('GONG_ACCESS_KEY and GONG_ACCESS_KEY_SECRET must be set together');
+  return key && secret ? { kind: 'basic', accessKey: key, accessKeySecret: secret } : undefined;
+}
+
+function gongBaseUrl(env: Env): string {
+  const raw = env.GONG_API_BASE_URL || 'https://api.gong.io';
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`GONG_API_BASE_URL must be an http(s) URL; got "${raw}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`GONG_API_BASE_URL must be an http(s) URL; got "${raw}"`);
+  return url.toString().replace(/\/+$/, '');
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -107,6 +160,15 @@ export function loadConfig(env: Env = process.env): Config {
       token: secretKey(env, 'METRICS_TOKEN'),
       port: env.METRICS_PORT ? integer(env, 'METRICS_PORT', 0, 1, 65535) : undefined,
       host: env.METRICS_HOST || '127.0.0.1',
+    },
+    gongSync: {
+      baseUrl: gongBaseUrl(env),
+      auth: gongAuth(env),
+      intervalMinutes: env.GONG_SYNC_INTERVAL_MINUTES ? integer(env, 'GONG_SYNC_INTERVAL_MINUTES', 60, 1, 10_080) : undefined,
+      overlapMinutes: integer(env, 'GONG_SYNC_OVERLAP_MINUTES', 60, 0, 10_080),
+      maxRequestsPerSecond: decimal(env, 'GONG_MAX_REQUESTS_PER_SECOND', GONG_MAX_REQUESTS_PER_SECOND, 0.01, GONG_MAX_REQUESTS_PER_SECOND),
+      dailyRequestLimit: integer(env, 'GONG_DAILY_REQUEST_LIMIT', GONG_DAILY_REQUEST_LIMIT, 1, GONG_DAILY_REQUEST_LIMIT),
+      leaseSeconds: integer(env, 'GONG_SYNC_LEASE_SECONDS', 30, 2, 3600),
     },
   };
 }

@@ -5,6 +5,7 @@ import { createDatabase } from '../db/pool.js';
 import { createApp } from './app.js';
 import { loadConfig } from './config.js';
 import { resolveDatabase } from './database.js';
+import { startGongSyncWorker } from './gong-sync-worker.js';
 import { createLogger } from './logger.js';
 import { listenForMetrics } from './metrics-access.js';
 
@@ -31,7 +32,8 @@ try {
   process.exit(1);
 }
 
-const app = await createApp({ config, db, logger });
+const gongSync = startGongSyncWorker({ config, db, logger });
+const app = await createApp({ config, db, logger, gongSync });
 const server: Server = app.listen(config.port, config.host, () => {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -62,6 +64,7 @@ async function shutdown(signal: string): Promise<void> {
   clearTimeout(force);
   metricsServer?.closeAllConnections();
   await new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined)));
+  await gongSync.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the Gong sync failed'));
   await db.end().catch((error: unknown) => logger.error({ err: error }, 'closing the pool failed'));
   await target.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping embedded PostgreSQL failed'));
   logger.info('stopped');

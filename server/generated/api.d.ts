@@ -507,6 +507,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/calls/{call_id}/trackers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The call's id (ours, not Gong's).
+                 * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
+                 */
+                call_id: components["parameters"]["CallId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Gong trackers of a call, with when they came up and who said it
+         * @description Gong's keyword and smart trackers as the Gong sync stored them: per tracker its count on
+         *     this call and each occurrence (milliseconds from call start, the speaker). Calls that did
+         *     not come through the sync have none. Most mentioned first.
+         */
+        get: operations["getCallTrackers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sync/gong/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Gong sync runs, newest first
+         * @description Cursor-paginated, newest first (API, schedule and CLI runs alike). Needs the `admin`, `service` or `manager` role.
+         */
+        get: operations["listGongSyncRuns"];
+        put?: never;
+        /**
+         * Start a Gong sync of a window of calls
+         * @description Queues a run that loads every call that started in `[from, to)` from Gong's API v2 (its
+         *     date filter applies to the call's start), with parties, transcripts, trackers and Gong's
+         *     interaction stats. Private calls are never imported, and a stored call Gong now marks
+         *     private is removed. One run is active at a time across all replicas: this one starts
+         *     when the runs before it have ended. Poll `Location` for its progress. Needs the `admin`
+         *     or `service` role. The window may span up to 3660 days.
+         */
+        post: operations["createGongSyncRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sync/gong/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The run's id.
+                 * @example 8d7c6b5a-4e3f-4a2b-9c1d-0e9f8a7b6c5d
+                 */
+                run_id: components["schemas"]["Uuid"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A Gong sync run's status and counts
+         * @description `queued` (waiting for its turn, or paused until `resume_after` by Gong's daily request
+         *     budget), `running`, `completed` or `failed` (with `error`). Counts grow as pages finish.
+         *     Needs the `admin`, `service` or `manager` role.
+         */
+        get: operations["getGongSyncRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/gong": {
         parameters: {
             query?: never;
@@ -645,6 +730,8 @@ export interface components {
             role: components["schemas"]["SpeakerRole"];
             company_side: boolean;
             gong_speaker_id: string | null;
+            /** @description The person's job title, as Gong gives it for the call's party (set by the Gong sync). */
+            title: string | null;
             /** @description Filled in once a transcript is ingested. */
             talk_time_seconds: number | null;
             talk_time_percentage: number | null;
@@ -782,6 +869,135 @@ export interface components {
                 talk_time_seconds: number;
                 talk_time_percentage: number | null;
             }[];
+            /**
+             * @description Gong's own interaction stats for the call, as Gong reports them (its values and units), to
+             *     compare with the metrics above; null when the call did not come through the Gong sync.
+             */
+            gong: {
+                /** @description Gong's 'Talk Ratio'. */
+                talk_ratio: number | null;
+                /** @description Gong's 'Longest Monologue'. */
+                longest_monologue_seconds: number | null;
+                /** @description Gong's 'Longest Customer Story'. */
+                longest_customer_story_seconds: number | null;
+                /** @description Gong's 'Interactivity'. */
+                interactivity: number | null;
+                /** @description Gong's 'Patience'. */
+                patience_seconds: number | null;
+                /** @description Questions asked by company speakers. */
+                questions_company: number | null;
+                /** @description Questions asked by everyone else. */
+                questions_non_company: number | null;
+                /** @description Gong's interactionStats list as given. */
+                stats: {
+                    name: string;
+                    value: number | null;
+                }[];
+                /** @description Gong's talk time per speaker (its interaction speakers, matched to the call's speakers). */
+                speakers: {
+                    /** Format: uuid */
+                    speaker_id: string;
+                    name: string;
+                    talk_time_seconds: number;
+                }[];
+            } | null;
+        };
+        CallTrackers: {
+            /** Format: uuid */
+            call_id: string;
+            trackers: {
+                /** @description Gong's tracker id. */
+                tracker_id: string;
+                name: string;
+                /** @enum {string|null} */
+                type: "KEYWORD" | "SMART" | null;
+                /** @description How often the tracker came up on the call. */
+                count: number;
+                occurrences: {
+                    /** @description Milliseconds from call start. */
+                    start_time_ms: number;
+                    /**
+                     * Format: uuid
+                     * @description The speaker who said it; null when no speaker of the call has that Gong speaker id.
+                     */
+                    speaker_id: string | null;
+                    speaker_name: string | null;
+                    gong_speaker_id: string | null;
+                }[];
+            }[];
+        };
+        GongSyncRunCreate: {
+            /**
+             * Format: date-time
+             * @description Calls that started at or after this time.
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description Calls that started before this time; after `from`.
+             */
+            to: string;
+        };
+        GongSyncRun: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description `queued` waits for its turn (or for `resume_after`); one run is `running` at a time.
+             * @enum {string}
+             */
+            status: "queued" | "running" | "completed" | "failed";
+            /**
+             * @description Who started it: POST /sync/gong/runs, GONG_SYNC_INTERVAL_MINUTES, or npm run gong:sync.
+             * @enum {string}
+             */
+            trigger: "api" | "schedule" | "cli";
+            /** @description Calls that started in [from, to). */
+            window: {
+                /** Format: date-time */
+                from: string;
+                /** Format: date-time */
+                to: string;
+            };
+            counts: {
+                /** @description Pages of Gong calls finished (checkpointed). */
+                pages: number;
+                calls_seen: number;
+                created: number;
+                /** @description Stored calls whose Gong data or transcript changed. */
+                updated: number;
+                /** @description Stored calls nothing was written for. */
+                unchanged: number;
+                /** @description Private calls, never imported. */
+                private_skipped: number;
+                /** @description Stored calls deleted because Gong now marks them private. */
+                private_removed: number;
+                transcripts_ingested: number;
+                /** @description Requests sent to Gong, retries included. */
+                requests: number;
+                /** @description 429 answers received. */
+                rate_limited: number;
+                /** @description Requests sent again (after a 429, a 5xx or a network error). */
+                retries: number;
+            };
+            /** @description Why the run failed, or why a queued run waits until `resume_after`. */
+            error: string | null;
+            /**
+             * Format: date-time
+             * @description A paused run (daily request budget spent) continues after this.
+             */
+            resume_after: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            started_at: string | null;
+            /** Format: date-time */
+            finished_at: string | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        GongSyncRunList: {
+            data: components["schemas"]["GongSyncRun"][];
+            next_cursor: components["schemas"]["NextCursor"];
         };
         TimedExample: {
             /** Format: int32 */
@@ -958,6 +1174,8 @@ export interface components {
                     started?: string | null;
                     /** Format: int32 */
                     duration?: number | null;
+                    /** @description A private call is recorded, never ingested; a stored copy of it is deleted. */
+                    isPrivate?: boolean;
                 };
                 parties?: {
                     id?: string;
@@ -1358,6 +1576,11 @@ export interface operations {
                  * @example acme discovery
                  */
                 q?: string;
+                /**
+                 * @description Only calls where this Gong tracker came up (count above 0), by its Gong id or its name (case-insensitive).
+                 * @example Competitors
+                 */
+                tracker?: string;
                 /** @description Page size. */
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next_cursor` of the previous page. */
@@ -2131,6 +2354,161 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getCallTrackers: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The call's id (ours, not Gong's).
+                 * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
+                 */
+                call_id: components["parameters"]["CallId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The call's trackers. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallTrackers"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listGongSyncRuns: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of runs. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GongSyncRunList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createGongSyncRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GongSyncRunCreate"];
+            };
+        };
+        responses: {
+            /** @description Queued; `Location` names the run. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GongSyncRun"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description This service has no Gong credentials, so it cannot sync. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getGongSyncRun: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
+            path: {
+                /**
+                 * @description The run's id.
+                 * @example 8d7c6b5a-4e3f-4a2b-9c1d-0e9f8a7b6c5d
+                 */
+                run_id: components["schemas"]["Uuid"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The run. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GongSyncRun"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             503: components["responses"]["ServiceUnavailable"];
         };

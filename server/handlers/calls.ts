@@ -50,6 +50,7 @@ export function callHandlers(db: Database) {
           scheduled_from: query.scheduled_from,
           scheduled_to: query.scheduled_to,
           q: query.q,
+          tracker: query.tracker,
           ...pageOptions(c),
         },
         scopeOf(ctx),

@@ -15,6 +15,7 @@ export function webhookHandlers(db: Database) {
         payload: payload as Record<string, unknown>,
         signatureVerified: c.security?.gongSignedJwt !== undefined && Boolean(c.security.gongSignedJwt),
         isTest: payload.isTest === true,
+        isPrivate: payload.callData.metaData.isPrivate === true,
         call,
       });
       ctx.body = receipt satisfies ResponseBody<'receiveGongWebhook', 200>;

@@ -527,6 +527,495 @@ declare module 'zapatos/schema' {
   }
 
   /**
+   * **call_gong_stats**
+   * - Table in database
+   */
+  export namespace call_gong_stats {
+    export type Table = 'call_gong_stats';
+    export interface Selectable {
+      /**
+      * **call_gong_stats.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id: string;
+      /**
+      * **call_gong_stats.questions_company**
+      * - `int4` in database
+      * - Nullable, no default
+      */
+      questions_company: number | null;
+      /**
+      * **call_gong_stats.questions_non_company**
+      * - `int4` in database
+      * - Nullable, no default
+      */
+      questions_non_company: number | null;
+      /**
+      * **call_gong_stats.speakers**
+      * - `jsonb` in database
+      * - `NOT NULL`, default: `'[]'::jsonb`
+      */
+      speakers: db.JSONValue;
+      /**
+      * **call_gong_stats.stats**
+      * - `jsonb` in database
+      * - `NOT NULL`, default: `'[]'::jsonb`
+      */
+      stats: db.JSONValue;
+    }
+    export interface JSONSelectable {
+      /**
+      * **call_gong_stats.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id: string;
+      /**
+      * **call_gong_stats.questions_company**
+      * - `int4` in database
+      * - Nullable, no default
+      */
+      questions_company: number | null;
+      /**
+      * **call_gong_stats.questions_non_company**
+      * - `int4` in database
+      * - Nullable, no default
+      */
+      questions_non_company: number | null;
+      /**
+      * **call_gong_stats.speakers**
+      * - `jsonb` in database
+      * - `NOT NULL`, default: `'[]'::jsonb`
+      */
+      speakers: db.JSONValue;
+      /**
+      * **call_gong_stats.stats**
+      * - `jsonb` in database
+      * - `NOT NULL`, default: `'[]'::jsonb`
+      */
+      stats: db.JSONValue;
+    }
+    export interface Whereable {
+      /**
+      * **call_gong_stats.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **call_gong_stats.questions_company**
+      * - `int4` in database
+      * - Nullable, no default
+      */
+      questions_company?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **call_gong_stats.questions_non_company**
+      * - `int4` in database
+      * - Nullable, no default
+      */
+      questions_non_company?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **call_gong_stats.speakers**
+      * - `jsonb` in database
+      * - `NOT NULL`, default: `'[]'::jsonb`
+      */
+      speakers?: db.JSONValue | db.Parameter<db.JSONValue> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, db.JSONValue | db.Parameter<db.JSONValue> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **call_gong_stats.stats**
+      * - `jsonb` in database
+      * - `NOT NULL`, default: `'[]'::jsonb`
+      */
+      stats?: db.JSONValue | db.Parameter<db.JSONValue> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, db.JSONValue | db.Parameter<db.JSONValue> | db.SQLFragment | db.ParentColumn>;
+    }
+    export interface Insertable {
+      /**
+      * **call_gong_stats.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **call_gong_stats.questions_company**
+      * - `int4` in database
+      * - Nullable, no default
+      */
+      questions_company?: number | db.Parameter<number> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **call_gong_stats.questions_non_company**
+      * - `int4` in database
+      * - Nullable, no default
+      */
+      questions_non_company?: number | db.Parameter<number> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **call_gong_stats.speakers**
+      * - `jsonb` in database
+      * - `NOT NULL`, default: `'[]'::jsonb`
+      */
+      speakers?: db.JSONValue | db.Parameter<db.JSONValue> | db.DefaultType | db.SQLFragment;
+      /**
+      * **call_gong_stats.stats**
+      * - `jsonb` in database
+      * - `NOT NULL`, default: `'[]'::jsonb`
+      */
+      stats?: db.JSONValue | db.Parameter<db.JSONValue> | db.DefaultType | db.SQLFragment;
+    }
+    export interface Updatable {
+      /**
+      * **call_gong_stats.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **call_gong_stats.questions_company**
+      * - `int4` in database
+      * - Nullable, no default
+      */
+      questions_company?: number | db.Parameter<number> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **call_gong_stats.questions_non_company**
+      * - `int4` in database
+      * - Nullable, no default
+      */
+      questions_non_company?: number | db.Parameter<number> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **call_gong_stats.speakers**
+      * - `jsonb` in database
+      * - `NOT NULL`, default: `'[]'::jsonb`
+      */
+      speakers?: db.JSONValue | db.Parameter<db.JSONValue> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, db.JSONValue | db.Parameter<db.JSONValue> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **call_gong_stats.stats**
+      * - `jsonb` in database
+      * - `NOT NULL`, default: `'[]'::jsonb`
+      */
+      stats?: db.JSONValue | db.Parameter<db.JSONValue> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, db.JSONValue | db.Parameter<db.JSONValue> | db.DefaultType | db.SQLFragment>;
+    }
+    export type UniqueIndex = 'call_gong_stats_pkey';
+    export type Column = keyof Selectable;
+    export type OnlyCols<T extends readonly Column[]> = Pick<Selectable, T[number]>;
+    export type SQLExpression = Table | db.ColumnNames<Updatable | (keyof Updatable)[]> | db.ColumnValues<Updatable> | Whereable | Column | db.ParentColumn | db.GenericSQLExpression;
+    export type SQL = SQLExpression | SQLExpression[];
+  }
+
+  /**
+   * **call_tracker_occurrences**
+   * - Table in database
+   */
+  export namespace call_tracker_occurrences {
+    export type Table = 'call_tracker_occurrences';
+    export interface Selectable {
+      /**
+      * **call_tracker_occurrences.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id: string;
+      /**
+      * **call_tracker_occurrences.gong_speaker_id**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      gong_speaker_id: string | null;
+      /**
+      * **call_tracker_occurrences.ordinal**
+      * - `int4` in database
+      * - `NOT NULL`, no default
+      */
+      ordinal: number;
+      /**
+      * **call_tracker_occurrences.speaker_id**
+      * - `uuid` in database
+      * - Nullable, no default
+      */
+      speaker_id: string | null;
+      /**
+      * **call_tracker_occurrences.start_time_ms**
+      * - `int8` in database
+      * - `NOT NULL`, no default
+      */
+      start_time_ms: db.Int8String;
+      /**
+      * **call_tracker_occurrences.tracker_id**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      tracker_id: string;
+    }
+    export interface JSONSelectable {
+      /**
+      * **call_tracker_occurrences.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id: string;
+      /**
+      * **call_tracker_occurrences.gong_speaker_id**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      gong_speaker_id: string | null;
+      /**
+      * **call_tracker_occurrences.ordinal**
+      * - `int4` in database
+      * - `NOT NULL`, no default
+      */
+      ordinal: number;
+      /**
+      * **call_tracker_occurrences.speaker_id**
+      * - `uuid` in database
+      * - Nullable, no default
+      */
+      speaker_id: string | null;
+      /**
+      * **call_tracker_occurrences.start_time_ms**
+      * - `int8` in database
+      * - `NOT NULL`, no default
+      */
+      start_time_ms: number;
+      /**
+      * **call_tracker_occurrences.tracker_id**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      tracker_id: string;
+    }
+    export interface Whereable {
+      /**
+      * **call_tracker_occurrences.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **call_tracker_occurrences.gong_speaker_id**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      gong_speaker_id?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **call_tracker_occurrences.ordinal**
+      * - `int4` in database
+      * - `NOT NULL`, no default
+      */
+      ordinal?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **call_tracker_occurrences.speaker_id**
+      * - `uuid` in database
+      * - Nullable, no default
+      */
+      speaker_id?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **call_tracker_occurrences.start_time_ms**
+      * - `int8` in database
+      * - `NOT NULL`, no default
+      */
+      start_time_ms?: (number | db.Int8String | bigint) | db.Parameter<(number | db.Int8String | bigint)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (number | db.Int8String | bigint) | db.Parameter<(number | db.Int8String | bigint)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **call_tracker_occurrences.tracker_id**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      tracker_id?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+    }
+    export interface Insertable {
+      /**
+      * **call_tracker_occurrences.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **call_tracker_occurrences.gong_speaker_id**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      gong_speaker_id?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **call_tracker_occurrences.ordinal**
+      * - `int4` in database
+      * - `NOT NULL`, no default
+      */
+      ordinal: number | db.Parameter<number> | db.SQLFragment;
+      /**
+      * **call_tracker_occurrences.speaker_id**
+      * - `uuid` in database
+      * - Nullable, no default
+      */
+      speaker_id?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **call_tracker_occurrences.start_time_ms**
+      * - `int8` in database
+      * - `NOT NULL`, no default
+      */
+      start_time_ms: (number | db.Int8String | bigint) | db.Parameter<(number | db.Int8String | bigint)> | db.SQLFragment;
+      /**
+      * **call_tracker_occurrences.tracker_id**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      tracker_id: string | db.Parameter<string> | db.SQLFragment;
+    }
+    export interface Updatable {
+      /**
+      * **call_tracker_occurrences.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **call_tracker_occurrences.gong_speaker_id**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      gong_speaker_id?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **call_tracker_occurrences.ordinal**
+      * - `int4` in database
+      * - `NOT NULL`, no default
+      */
+      ordinal?: number | db.Parameter<number> | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment>;
+      /**
+      * **call_tracker_occurrences.speaker_id**
+      * - `uuid` in database
+      * - Nullable, no default
+      */
+      speaker_id?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **call_tracker_occurrences.start_time_ms**
+      * - `int8` in database
+      * - `NOT NULL`, no default
+      */
+      start_time_ms?: (number | db.Int8String | bigint) | db.Parameter<(number | db.Int8String | bigint)> | db.SQLFragment | db.SQLFragment<any, (number | db.Int8String | bigint) | db.Parameter<(number | db.Int8String | bigint)> | db.SQLFragment>;
+      /**
+      * **call_tracker_occurrences.tracker_id**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      tracker_id?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+    }
+    export type UniqueIndex = 'call_tracker_occurrences_pkey';
+    export type Column = keyof Selectable;
+    export type OnlyCols<T extends readonly Column[]> = Pick<Selectable, T[number]>;
+    export type SQLExpression = Table | db.ColumnNames<Updatable | (keyof Updatable)[]> | db.ColumnValues<Updatable> | Whereable | Column | db.ParentColumn | db.GenericSQLExpression;
+    export type SQL = SQLExpression | SQLExpression[];
+  }
+
+  /**
+   * **call_trackers**
+   * - Table in database
+   */
+  export namespace call_trackers {
+    export type Table = 'call_trackers';
+    export interface Selectable {
+      /**
+      * **call_trackers.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id: string;
+      /**
+      * **call_trackers.count**
+      * - `int4` in database
+      * - `NOT NULL`, no default
+      */
+      count: number;
+      /**
+      * **call_trackers.tracker_id**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      tracker_id: string;
+    }
+    export interface JSONSelectable {
+      /**
+      * **call_trackers.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id: string;
+      /**
+      * **call_trackers.count**
+      * - `int4` in database
+      * - `NOT NULL`, no default
+      */
+      count: number;
+      /**
+      * **call_trackers.tracker_id**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      tracker_id: string;
+    }
+    export interface Whereable {
+      /**
+      * **call_trackers.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **call_trackers.count**
+      * - `int4` in database
+      * - `NOT NULL`, no default
+      */
+      count?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **call_trackers.tracker_id**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      tracker_id?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+    }
+    export interface Insertable {
+      /**
+      * **call_trackers.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **call_trackers.count**
+      * - `int4` in database
+      * - `NOT NULL`, no default
+      */
+      count: number | db.Parameter<number> | db.SQLFragment;
+      /**
+      * **call_trackers.tracker_id**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      tracker_id: string | db.Parameter<string> | db.SQLFragment;
+    }
+    export interface Updatable {
+      /**
+      * **call_trackers.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **call_trackers.count**
+      * - `int4` in database
+      * - `NOT NULL`, no default
+      */
+      count?: number | db.Parameter<number> | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment>;
+      /**
+      * **call_trackers.tracker_id**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      tracker_id?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+    }
+    export type UniqueIndex = 'call_trackers_pkey';
+    export type Column = keyof Selectable;
+    export type OnlyCols<T extends readonly Column[]> = Pick<Selectable, T[number]>;
+    export type SQLExpression = Table | db.ColumnNames<Updatable | (keyof Updatable)[]> | db.ColumnValues<Updatable> | Whereable | Column | db.ParentColumn | db.GenericSQLExpression;
+    export type SQL = SQLExpression | SQLExpression[];
+  }
+
+  /**
    * **calls**
    * - Table in database
    */
@@ -880,6 +1369,1148 @@ declare module 'zapatos/schema' {
   }
 
   /**
+   * **gong_api_usage**
+   * - Table in database
+   */
+  export namespace gong_api_usage {
+    export type Table = 'gong_api_usage';
+    export interface Selectable {
+      /**
+      * **gong_api_usage.day**
+      * - `date` in database
+      * - `NOT NULL`, no default
+      */
+      day: Date;
+      /**
+      * **gong_api_usage.requests**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      requests: number;
+    }
+    export interface JSONSelectable {
+      /**
+      * **gong_api_usage.day**
+      * - `date` in database
+      * - `NOT NULL`, no default
+      */
+      day: db.DateString;
+      /**
+      * **gong_api_usage.requests**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      requests: number;
+    }
+    export interface Whereable {
+      /**
+      * **gong_api_usage.day**
+      * - `date` in database
+      * - `NOT NULL`, no default
+      */
+      day?: (db.DateString | Date) | db.Parameter<(db.DateString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.DateString | Date) | db.Parameter<(db.DateString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_api_usage.requests**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      requests?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+    }
+    export interface Insertable {
+      /**
+      * **gong_api_usage.day**
+      * - `date` in database
+      * - `NOT NULL`, no default
+      */
+      day: (db.DateString | Date) | db.Parameter<(db.DateString | Date)> | db.SQLFragment;
+      /**
+      * **gong_api_usage.requests**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      requests?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment;
+    }
+    export interface Updatable {
+      /**
+      * **gong_api_usage.day**
+      * - `date` in database
+      * - `NOT NULL`, no default
+      */
+      day?: (db.DateString | Date) | db.Parameter<(db.DateString | Date)> | db.SQLFragment | db.SQLFragment<any, (db.DateString | Date) | db.Parameter<(db.DateString | Date)> | db.SQLFragment>;
+      /**
+      * **gong_api_usage.requests**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      requests?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.DefaultType | db.SQLFragment>;
+    }
+    export type UniqueIndex = 'gong_api_usage_pkey';
+    export type Column = keyof Selectable;
+    export type OnlyCols<T extends readonly Column[]> = Pick<Selectable, T[number]>;
+    export type SQLExpression = Table | db.ColumnNames<Updatable | (keyof Updatable)[]> | db.ColumnValues<Updatable> | Whereable | Column | db.ParentColumn | db.GenericSQLExpression;
+    export type SQL = SQLExpression | SQLExpression[];
+  }
+
+  /**
+   * **gong_call_sync_state**
+   * - Table in database
+   */
+  export namespace gong_call_sync_state {
+    export type Table = 'gong_call_sync_state';
+    export interface Selectable {
+      /**
+      * **gong_call_sync_state.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id: string;
+      /**
+      * **gong_call_sync_state.content_sha256**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      content_sha256: string;
+      /**
+      * **gong_call_sync_state.synced_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      synced_at: Date;
+      /**
+      * **gong_call_sync_state.transcript_sha256**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      transcript_sha256: string | null;
+    }
+    export interface JSONSelectable {
+      /**
+      * **gong_call_sync_state.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id: string;
+      /**
+      * **gong_call_sync_state.content_sha256**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      content_sha256: string;
+      /**
+      * **gong_call_sync_state.synced_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      synced_at: db.TimestampTzString;
+      /**
+      * **gong_call_sync_state.transcript_sha256**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      transcript_sha256: string | null;
+    }
+    export interface Whereable {
+      /**
+      * **gong_call_sync_state.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_call_sync_state.content_sha256**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      content_sha256?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_call_sync_state.synced_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      synced_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_call_sync_state.transcript_sha256**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      transcript_sha256?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+    }
+    export interface Insertable {
+      /**
+      * **gong_call_sync_state.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **gong_call_sync_state.content_sha256**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      content_sha256: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **gong_call_sync_state.synced_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      synced_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_call_sync_state.transcript_sha256**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      transcript_sha256?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment;
+    }
+    export interface Updatable {
+      /**
+      * **gong_call_sync_state.call_id**
+      * - `uuid` in database
+      * - `NOT NULL`, no default
+      */
+      call_id?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **gong_call_sync_state.content_sha256**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      content_sha256?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **gong_call_sync_state.synced_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      synced_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_call_sync_state.transcript_sha256**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      transcript_sha256?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment>;
+    }
+    export type UniqueIndex = 'gong_call_sync_state_pkey';
+    export type Column = keyof Selectable;
+    export type OnlyCols<T extends readonly Column[]> = Pick<Selectable, T[number]>;
+    export type SQLExpression = Table | db.ColumnNames<Updatable | (keyof Updatable)[]> | db.ColumnValues<Updatable> | Whereable | Column | db.ParentColumn | db.GenericSQLExpression;
+    export type SQL = SQLExpression | SQLExpression[];
+  }
+
+  /**
+   * **gong_sync_runs**
+   * - Table in database
+   */
+  export namespace gong_sync_runs {
+    export type Table = 'gong_sync_runs';
+    export interface Selectable {
+      /**
+      * **gong_sync_runs.calls_seen**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      calls_seen: number;
+      /**
+      * **gong_sync_runs.created**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      created: number;
+      /**
+      * **gong_sync_runs.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at: Date;
+      /**
+      * **gong_sync_runs.cursor**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      cursor: string | null;
+      /**
+      * **gong_sync_runs.error**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      error: string | null;
+      /**
+      * **gong_sync_runs.finished_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      finished_at: Date | null;
+      /**
+      * **gong_sync_runs.id**
+      * - `uuid` in database
+      * - `NOT NULL`, default: `gen_random_uuid()`
+      */
+      id: string;
+      /**
+      * **gong_sync_runs.lease_expires_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      lease_expires_at: Date | null;
+      /**
+      * **gong_sync_runs.lease_owner**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      lease_owner: string | null;
+      /**
+      * **gong_sync_runs.pages**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      pages: number;
+      /**
+      * **gong_sync_runs.private_removed**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      private_removed: number;
+      /**
+      * **gong_sync_runs.private_skipped**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      private_skipped: number;
+      /**
+      * **gong_sync_runs.rate_limited**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      rate_limited: number;
+      /**
+      * **gong_sync_runs.requests**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      requests: number;
+      /**
+      * **gong_sync_runs.resume_after**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      resume_after: Date | null;
+      /**
+      * **gong_sync_runs.retries**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      retries: number;
+      /**
+      * **gong_sync_runs.started_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      started_at: Date | null;
+      /**
+      * **gong_sync_runs.status**
+      * - `text` in database
+      * - `NOT NULL`, default: `'queued'::text`
+      */
+      status: string;
+      /**
+      * **gong_sync_runs.transcripts_ingested**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      transcripts_ingested: number;
+      /**
+      * **gong_sync_runs.trigger**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      trigger: string;
+      /**
+      * **gong_sync_runs.unchanged**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      unchanged: number;
+      /**
+      * **gong_sync_runs.updated**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      updated: number;
+      /**
+      * **gong_sync_runs.updated_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      updated_at: Date;
+      /**
+      * **gong_sync_runs.window_from**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      window_from: Date;
+      /**
+      * **gong_sync_runs.window_to**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      window_to: Date;
+    }
+    export interface JSONSelectable {
+      /**
+      * **gong_sync_runs.calls_seen**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      calls_seen: number;
+      /**
+      * **gong_sync_runs.created**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      created: number;
+      /**
+      * **gong_sync_runs.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at: db.TimestampTzString;
+      /**
+      * **gong_sync_runs.cursor**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      cursor: string | null;
+      /**
+      * **gong_sync_runs.error**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      error: string | null;
+      /**
+      * **gong_sync_runs.finished_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      finished_at: db.TimestampTzString | null;
+      /**
+      * **gong_sync_runs.id**
+      * - `uuid` in database
+      * - `NOT NULL`, default: `gen_random_uuid()`
+      */
+      id: string;
+      /**
+      * **gong_sync_runs.lease_expires_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      lease_expires_at: db.TimestampTzString | null;
+      /**
+      * **gong_sync_runs.lease_owner**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      lease_owner: string | null;
+      /**
+      * **gong_sync_runs.pages**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      pages: number;
+      /**
+      * **gong_sync_runs.private_removed**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      private_removed: number;
+      /**
+      * **gong_sync_runs.private_skipped**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      private_skipped: number;
+      /**
+      * **gong_sync_runs.rate_limited**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      rate_limited: number;
+      /**
+      * **gong_sync_runs.requests**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      requests: number;
+      /**
+      * **gong_sync_runs.resume_after**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      resume_after: db.TimestampTzString | null;
+      /**
+      * **gong_sync_runs.retries**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      retries: number;
+      /**
+      * **gong_sync_runs.started_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      started_at: db.TimestampTzString | null;
+      /**
+      * **gong_sync_runs.status**
+      * - `text` in database
+      * - `NOT NULL`, default: `'queued'::text`
+      */
+      status: string;
+      /**
+      * **gong_sync_runs.transcripts_ingested**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      transcripts_ingested: number;
+      /**
+      * **gong_sync_runs.trigger**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      trigger: string;
+      /**
+      * **gong_sync_runs.unchanged**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      unchanged: number;
+      /**
+      * **gong_sync_runs.updated**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      updated: number;
+      /**
+      * **gong_sync_runs.updated_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      updated_at: db.TimestampTzString;
+      /**
+      * **gong_sync_runs.window_from**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      window_from: db.TimestampTzString;
+      /**
+      * **gong_sync_runs.window_to**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      window_to: db.TimestampTzString;
+    }
+    export interface Whereable {
+      /**
+      * **gong_sync_runs.calls_seen**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      calls_seen?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.created**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      created?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.cursor**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      cursor?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.error**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      error?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.finished_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      finished_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.id**
+      * - `uuid` in database
+      * - `NOT NULL`, default: `gen_random_uuid()`
+      */
+      id?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.lease_expires_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      lease_expires_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.lease_owner**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      lease_owner?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.pages**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      pages?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.private_removed**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      private_removed?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.private_skipped**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      private_skipped?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.rate_limited**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      rate_limited?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.requests**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      requests?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.resume_after**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      resume_after?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.retries**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      retries?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.started_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      started_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.status**
+      * - `text` in database
+      * - `NOT NULL`, default: `'queued'::text`
+      */
+      status?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.transcripts_ingested**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      transcripts_ingested?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.trigger**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      trigger?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.unchanged**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      unchanged?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.updated**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      updated?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.updated_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      updated_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.window_from**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      window_from?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_sync_runs.window_to**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      window_to?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+    }
+    export interface Insertable {
+      /**
+      * **gong_sync_runs.calls_seen**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      calls_seen?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.created**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      created?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.cursor**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      cursor?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.error**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      error?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.finished_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      finished_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.id**
+      * - `uuid` in database
+      * - `NOT NULL`, default: `gen_random_uuid()`
+      */
+      id?: string | db.Parameter<string> | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.lease_expires_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      lease_expires_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.lease_owner**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      lease_owner?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.pages**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      pages?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.private_removed**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      private_removed?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.private_skipped**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      private_skipped?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.rate_limited**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      rate_limited?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.requests**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      requests?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.resume_after**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      resume_after?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.retries**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      retries?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.started_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      started_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.status**
+      * - `text` in database
+      * - `NOT NULL`, default: `'queued'::text`
+      */
+      status?: string | db.Parameter<string> | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.transcripts_ingested**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      transcripts_ingested?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.trigger**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      trigger: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **gong_sync_runs.unchanged**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      unchanged?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.updated**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      updated?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.updated_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      updated_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_sync_runs.window_from**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      window_from: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment;
+      /**
+      * **gong_sync_runs.window_to**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      window_to: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment;
+    }
+    export interface Updatable {
+      /**
+      * **gong_sync_runs.calls_seen**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      calls_seen?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.created**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      created?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.cursor**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      cursor?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.error**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      error?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.finished_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      finished_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.id**
+      * - `uuid` in database
+      * - `NOT NULL`, default: `gen_random_uuid()`
+      */
+      id?: string | db.Parameter<string> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.lease_expires_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      lease_expires_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.lease_owner**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      lease_owner?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.pages**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      pages?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.private_removed**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      private_removed?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.private_skipped**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      private_skipped?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.rate_limited**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      rate_limited?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.requests**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      requests?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.resume_after**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      resume_after?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.retries**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      retries?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.started_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      started_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.status**
+      * - `text` in database
+      * - `NOT NULL`, default: `'queued'::text`
+      */
+      status?: string | db.Parameter<string> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.transcripts_ingested**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      transcripts_ingested?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.trigger**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      trigger?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.unchanged**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      unchanged?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.updated**
+      * - `int4` in database
+      * - `NOT NULL`, default: `0`
+      */
+      updated?: number | db.Parameter<number> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.updated_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      updated_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.window_from**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      window_from?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment>;
+      /**
+      * **gong_sync_runs.window_to**
+      * - `timestamptz` in database
+      * - `NOT NULL`, no default
+      */
+      window_to?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment>;
+    }
+    export type UniqueIndex = 'gong_sync_runs_one_running' | 'gong_sync_runs_one_scheduled' | 'gong_sync_runs_pkey';
+    export type Column = keyof Selectable;
+    export type OnlyCols<T extends readonly Column[]> = Pick<Selectable, T[number]>;
+    export type SQLExpression = Table | db.ColumnNames<Updatable | (keyof Updatable)[]> | db.ColumnValues<Updatable> | Whereable | Column | db.ParentColumn | db.GenericSQLExpression;
+    export type SQL = SQLExpression | SQLExpression[];
+  }
+
+  /**
+   * **gong_trackers**
+   * - Table in database
+   */
+  export namespace gong_trackers {
+    export type Table = 'gong_trackers';
+    export interface Selectable {
+      /**
+      * **gong_trackers.id**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      id: string;
+      /**
+      * **gong_trackers.name**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      name: string;
+      /**
+      * **gong_trackers.type**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      type: string | null;
+      /**
+      * **gong_trackers.updated_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      updated_at: Date;
+    }
+    export interface JSONSelectable {
+      /**
+      * **gong_trackers.id**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      id: string;
+      /**
+      * **gong_trackers.name**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      name: string;
+      /**
+      * **gong_trackers.type**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      type: string | null;
+      /**
+      * **gong_trackers.updated_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      updated_at: db.TimestampTzString;
+    }
+    export interface Whereable {
+      /**
+      * **gong_trackers.id**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      id?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_trackers.name**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      name?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_trackers.type**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      type?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **gong_trackers.updated_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      updated_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+    }
+    export interface Insertable {
+      /**
+      * **gong_trackers.id**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      id: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **gong_trackers.name**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      name: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **gong_trackers.type**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      type?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **gong_trackers.updated_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      updated_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment;
+    }
+    export interface Updatable {
+      /**
+      * **gong_trackers.id**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      id?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **gong_trackers.name**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      name?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **gong_trackers.type**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      type?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **gong_trackers.updated_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      updated_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment>;
+    }
+    export type UniqueIndex = 'gong_trackers_pkey';
+    export type Column = keyof Selectable;
+    export type OnlyCols<T extends readonly Column[]> = Pick<Selectable, T[number]>;
+    export type SQLExpression = Table | db.ColumnNames<Updatable | (keyof Updatable)[]> | db.ColumnValues<Updatable> | Whereable | Column | db.ParentColumn | db.GenericSQLExpression;
+    export type SQL = SQLExpression | SQLExpression[];
+  }
+
+  /**
    * **reps**
    * - Table in database
    */
@@ -1185,6 +2816,12 @@ declare module 'zapatos/schema' {
       * - Nullable, no default
       */
       talk_time_seconds: db.NumericString | null;
+      /**
+      * **speakers.title**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      title: string | null;
     }
     export interface JSONSelectable {
       /**
@@ -1253,6 +2890,12 @@ declare module 'zapatos/schema' {
       * - Nullable, no default
       */
       talk_time_seconds: number | null;
+      /**
+      * **speakers.title**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      title: string | null;
     }
     export interface Whereable {
       /**
@@ -1321,6 +2964,12 @@ declare module 'zapatos/schema' {
       * - Nullable, no default
       */
       talk_time_seconds?: (number | db.NumericString) | db.Parameter<(number | db.NumericString)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (number | db.NumericString) | db.Parameter<(number | db.NumericString)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **speakers.title**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      title?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
     }
     export interface Insertable {
       /**
@@ -1383,6 +3032,12 @@ declare module 'zapatos/schema' {
       * - Nullable, no default
       */
       talk_time_seconds?: (number | db.NumericString) | db.Parameter<(number | db.NumericString)> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **speakers.title**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      title?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment;
     }
     export interface Updatable {
       /**
@@ -1445,6 +3100,12 @@ declare module 'zapatos/schema' {
       * - Nullable, no default
       */
       talk_time_seconds?: (number | db.NumericString) | db.Parameter<(number | db.NumericString)> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (number | db.NumericString) | db.Parameter<(number | db.NumericString)> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **speakers.title**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      title?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment>;
     }
     export type UniqueIndex = 'speakers_call_id_email_key' | 'speakers_call_id_gong_speaker_id_key' | 'speakers_pkey';
     export type Column = keyof Selectable;
@@ -2210,20 +3871,20 @@ declare module 'zapatos/schema' {
   /* --- aggregate types --- */
 
   export namespace public {  
-    export type Table = analyses.Table | calls.Table | reps.Table | speakers.Table | transcripts.Table | webhook_events.Table;
-    export type Selectable = analyses.Selectable | calls.Selectable | reps.Selectable | speakers.Selectable | transcripts.Selectable | webhook_events.Selectable;
-    export type JSONSelectable = analyses.JSONSelectable | calls.JSONSelectable | reps.JSONSelectable | speakers.JSONSelectable | transcripts.JSONSelectable | webhook_events.JSONSelectable;
-    export type Whereable = analyses.Whereable | calls.Whereable | reps.Whereable | speakers.Whereable | transcripts.Whereable | webhook_events.Whereable;
-    export type Insertable = analyses.Insertable | calls.Insertable | reps.Insertable | speakers.Insertable | transcripts.Insertable | webhook_events.Insertable;
-    export type Updatable = analyses.Updatable | calls.Updatable | reps.Updatable | speakers.Updatable | transcripts.Updatable | webhook_events.Updatable;
-    export type UniqueIndex = analyses.UniqueIndex | calls.UniqueIndex | reps.UniqueIndex | speakers.UniqueIndex | transcripts.UniqueIndex | webhook_events.UniqueIndex;
-    export type Column = analyses.Column | calls.Column | reps.Column | speakers.Column | transcripts.Column | webhook_events.Column;
+    export type Table = analyses.Table | call_gong_stats.Table | call_tracker_occurrences.Table | call_trackers.Table | calls.Table | gong_api_usage.Table | gong_call_sync_state.Table | gong_sync_runs.Table | gong_trackers.Table | reps.Table | speakers.Table | transcripts.Table | webhook_events.Table;
+    export type Selectable = analyses.Selectable | call_gong_stats.Selectable | call_tracker_occurrences.Selectable | call_trackers.Selectable | calls.Selectable | gong_api_usage.Selectable | gong_call_sync_state.Selectable | gong_sync_runs.Selectable | gong_trackers.Selectable | reps.Selectable | speakers.Selectable | transcripts.Selectable | webhook_events.Selectable;
+    export type JSONSelectable = analyses.JSONSelectable | call_gong_stats.JSONSelectable | call_tracker_occurrences.JSONSelectable | call_trackers.JSONSelectable | calls.JSONSelectable | gong_api_usage.JSONSelectable | gong_call_sync_state.JSONSelectable | gong_sync_runs.JSONSelectable | gong_trackers.JSONSelectable | reps.JSONSelectable | speakers.JSONSelectable | transcripts.JSONSelectable | webhook_events.JSONSelectable;
+    export type Whereable = analyses.Whereable | call_gong_stats.Whereable | call_tracker_occurrences.Whereable | call_trackers.Whereable | calls.Whereable | gong_api_usage.Whereable | gong_call_sync_state.Whereable | gong_sync_runs.Whereable | gong_trackers.Whereable | reps.Whereable | speakers.Whereable | transcripts.Whereable | webhook_events.Whereable;
+    export type Insertable = analyses.Insertable | call_gong_stats.Insertable | call_tracker_occurrences.Insertable | call_trackers.Insertable | calls.Insertable | gong_api_usage.Insertable | gong_call_sync_state.Insertable | gong_sync_runs.Insertable | gong_trackers.Insertable | reps.Insertable | speakers.Insertable | transcripts.Insertable | webhook_events.Insertable;
+    export type Updatable = analyses.Updatable | call_gong_stats.Updatable | call_tracker_occurrences.Updatable | call_trackers.Updatable | calls.Updatable | gong_api_usage.Updatable | gong_call_sync_state.Updatable | gong_sync_runs.Updatable | gong_trackers.Updatable | reps.Updatable | speakers.Updatable | transcripts.Updatable | webhook_events.Updatable;
+    export type UniqueIndex = analyses.UniqueIndex | call_gong_stats.UniqueIndex | call_tracker_occurrences.UniqueIndex | call_trackers.UniqueIndex | calls.UniqueIndex | gong_api_usage.UniqueIndex | gong_call_sync_state.UniqueIndex | gong_sync_runs.UniqueIndex | gong_trackers.UniqueIndex | reps.UniqueIndex | speakers.UniqueIndex | transcripts.UniqueIndex | webhook_events.UniqueIndex;
+    export type Column = analyses.Column | call_gong_stats.Column | call_tracker_occurrences.Column | call_trackers.Column | calls.Column | gong_api_usage.Column | gong_call_sync_state.Column | gong_sync_runs.Column | gong_trackers.Column | reps.Column | speakers.Column | transcripts.Column | webhook_events.Column;
   
-    export type AllBaseTables = [analyses.Table, calls.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
+    export type AllBaseTables = [analyses.Table, call_gong_stats.Table, call_tracker_occurrences.Table, call_trackers.Table, calls.Table, gong_api_usage.Table, gong_call_sync_state.Table, gong_sync_runs.Table, gong_trackers.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
     export type AllForeignTables = [];
     export type AllViews = [];
     export type AllMaterializedViews = [];
-    export type AllTablesAndViews = [analyses.Table, calls.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
+    export type AllTablesAndViews = [analyses.Table, call_gong_stats.Table, call_tracker_occurrences.Table, call_trackers.Table, calls.Table, gong_api_usage.Table, gong_call_sync_state.Table, gong_sync_runs.Table, gong_trackers.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
   }
 
 
@@ -2252,7 +3913,14 @@ declare module 'zapatos/schema' {
 
   export type SelectableForTable<T extends Table> = {
     "analyses": analyses.Selectable;
+    "call_gong_stats": call_gong_stats.Selectable;
+    "call_tracker_occurrences": call_tracker_occurrences.Selectable;
+    "call_trackers": call_trackers.Selectable;
     "calls": calls.Selectable;
+    "gong_api_usage": gong_api_usage.Selectable;
+    "gong_call_sync_state": gong_call_sync_state.Selectable;
+    "gong_sync_runs": gong_sync_runs.Selectable;
+    "gong_trackers": gong_trackers.Selectable;
     "reps": reps.Selectable;
     "speakers": speakers.Selectable;
     "transcripts": transcripts.Selectable;
@@ -2261,7 +3929,14 @@ declare module 'zapatos/schema' {
 
   export type JSONSelectableForTable<T extends Table> = {
     "analyses": analyses.JSONSelectable;
+    "call_gong_stats": call_gong_stats.JSONSelectable;
+    "call_tracker_occurrences": call_tracker_occurrences.JSONSelectable;
+    "call_trackers": call_trackers.JSONSelectable;
     "calls": calls.JSONSelectable;
+    "gong_api_usage": gong_api_usage.JSONSelectable;
+    "gong_call_sync_state": gong_call_sync_state.JSONSelectable;
+    "gong_sync_runs": gong_sync_runs.JSONSelectable;
+    "gong_trackers": gong_trackers.JSONSelectable;
     "reps": reps.JSONSelectable;
     "speakers": speakers.JSONSelectable;
     "transcripts": transcripts.JSONSelectable;
@@ -2270,7 +3945,14 @@ declare module 'zapatos/schema' {
 
   export type WhereableForTable<T extends Table> = {
     "analyses": analyses.Whereable;
+    "call_gong_stats": call_gong_stats.Whereable;
+    "call_tracker_occurrences": call_tracker_occurrences.Whereable;
+    "call_trackers": call_trackers.Whereable;
     "calls": calls.Whereable;
+    "gong_api_usage": gong_api_usage.Whereable;
+    "gong_call_sync_state": gong_call_sync_state.Whereable;
+    "gong_sync_runs": gong_sync_runs.Whereable;
+    "gong_trackers": gong_trackers.Whereable;
     "reps": reps.Whereable;
     "speakers": speakers.Whereable;
     "transcripts": transcripts.Whereable;
@@ -2279,7 +3961,14 @@ declare module 'zapatos/schema' {
 
   export type InsertableForTable<T extends Table> = {
     "analyses": analyses.Insertable;
+    "call_gong_stats": call_gong_stats.Insertable;
+    "call_tracker_occurrences": call_tracker_occurrences.Insertable;
+    "call_trackers": call_trackers.Insertable;
     "calls": calls.Insertable;
+    "gong_api_usage": gong_api_usage.Insertable;
+    "gong_call_sync_state": gong_call_sync_state.Insertable;
+    "gong_sync_runs": gong_sync_runs.Insertable;
+    "gong_trackers": gong_trackers.Insertable;
     "reps": reps.Insertable;
     "speakers": speakers.Insertable;
     "transcripts": transcripts.Insertable;
@@ -2288,7 +3977,14 @@ declare module 'zapatos/schema' {
 
   export type UpdatableForTable<T extends Table> = {
     "analyses": analyses.Updatable;
+    "call_gong_stats": call_gong_stats.Updatable;
+    "call_tracker_occurrences": call_tracker_occurrences.Updatable;
+    "call_trackers": call_trackers.Updatable;
     "calls": calls.Updatable;
+    "gong_api_usage": gong_api_usage.Updatable;
+    "gong_call_sync_state": gong_call_sync_state.Updatable;
+    "gong_sync_runs": gong_sync_runs.Updatable;
+    "gong_trackers": gong_trackers.Updatable;
     "reps": reps.Updatable;
     "speakers": speakers.Updatable;
     "transcripts": transcripts.Updatable;
@@ -2297,7 +3993,14 @@ declare module 'zapatos/schema' {
 
   export type UniqueIndexForTable<T extends Table> = {
     "analyses": analyses.UniqueIndex;
+    "call_gong_stats": call_gong_stats.UniqueIndex;
+    "call_tracker_occurrences": call_tracker_occurrences.UniqueIndex;
+    "call_trackers": call_trackers.UniqueIndex;
     "calls": calls.UniqueIndex;
+    "gong_api_usage": gong_api_usage.UniqueIndex;
+    "gong_call_sync_state": gong_call_sync_state.UniqueIndex;
+    "gong_sync_runs": gong_sync_runs.UniqueIndex;
+    "gong_trackers": gong_trackers.UniqueIndex;
     "reps": reps.UniqueIndex;
     "speakers": speakers.UniqueIndex;
     "transcripts": transcripts.UniqueIndex;
@@ -2306,7 +4009,14 @@ declare module 'zapatos/schema' {
 
   export type ColumnForTable<T extends Table> = {
     "analyses": analyses.Column;
+    "call_gong_stats": call_gong_stats.Column;
+    "call_tracker_occurrences": call_tracker_occurrences.Column;
+    "call_trackers": call_trackers.Column;
     "calls": calls.Column;
+    "gong_api_usage": gong_api_usage.Column;
+    "gong_call_sync_state": gong_call_sync_state.Column;
+    "gong_sync_runs": gong_sync_runs.Column;
+    "gong_trackers": gong_trackers.Column;
     "reps": reps.Column;
     "speakers": speakers.Column;
     "transcripts": transcripts.Column;
@@ -2315,7 +4025,14 @@ declare module 'zapatos/schema' {
 
   export type SQLForTable<T extends Table> = {
     "analyses": analyses.SQL;
+    "call_gong_stats": call_gong_stats.SQL;
+    "call_tracker_occurrences": call_tracker_occurrences.SQL;
+    "call_trackers": call_trackers.SQL;
     "calls": calls.SQL;
+    "gong_api_usage": gong_api_usage.SQL;
+    "gong_call_sync_state": gong_call_sync_state.SQL;
+    "gong_sync_runs": gong_sync_runs.SQL;
+    "gong_trackers": gong_trackers.SQL;
     "reps": reps.SQL;
     "speakers": speakers.SQL;
     "transcripts": transcripts.SQL;

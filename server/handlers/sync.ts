@@ -1,0 +1,56 @@
+import { getCallTrackers } from '../../db/gong-call-data.js';
+import * as gongSync from '../../db/gong-sync.js';
+import type { Database } from '../../db/pool.js';
+import { requireRole, scopeOf, WRITERS, type Role } from '../auth.js';
+import type { GongSyncWorker } from '../gong-sync-worker.js';
+import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js';
+import { HttpProblem } from '../problem.js';
+import { pageOptions } from './paging.js';
+
+/** Sync runs are operations data: everyone but a rep may read them. */
+const RUN_READERS: readonly Role[] = ['admin', 'service', 'manager'];
+const MAX_WINDOW_MS = 3660 * 24 * 3600 * 1000;
+
+const asRun = (run: gongSync.SyncRun) => run as ResponseBody<'getGongSyncRun', 200>;
+
+export function syncHandlers(db: Database, worker: GongSyncWorker) {
+  return {
+    createGongSyncRun: (async (c, ctx) => {
+      requireRole(ctx, WRITERS);
+      const { from, to } = c.request.requestBody as RequestBody<'createGongSyncRun'>;
+      const span = Date.parse(to) - Date.parse(from);
+      if (!(span > 0) || span > MAX_WINDOW_MS) {
+        const message = span > 0 ? 'must be at most 3660 days after from' : 'must be after from';
+        throw new HttpProblem(400, `body/to: ${message}.`, { errors: [{ location: 'body', path: '/to', message }] });
+      }
+      if (!worker.configured) {
+        throw new HttpProblem(409, 'The Gong sync is not configured here: set GONG_ACCESS_KEY and GONG_ACCESS_KEY_SECRET, or GONG_ACCESS_TOKEN.');
+      }
+      const run = await gongSync.createRun(db, { trigger: 'api', from, to });
+      worker.kick();
+      ctx.status = 202;
+      ctx.set('Location', `/sync/gong/runs/${run.id}`);
+      ctx.body = asRun(run);
+    }) satisfies OperationHandler,
+
+    getGongSyncRun: (async (c, ctx) => {
+      requireRole(ctx, RUN_READERS);
+      const runId = c.request.params.run_id as string;
+      const run = await gongSync.getRun(db, runId);
+      if (!run) throw new HttpProblem(404, `No Gong sync run with id ${runId}.`);
+      ctx.body = asRun(run);
+    }) satisfies OperationHandler,
+
+    listGongSyncRuns: (async (c, ctx) => {
+      requireRole(ctx, RUN_READERS);
+      ctx.body = (await gongSync.listRuns(db, pageOptions(c))) as ResponseBody<'listGongSyncRuns', 200>;
+    }) satisfies OperationHandler,
+
+    getCallTrackers: (async (c, ctx) => {
+      const callId = c.request.params.call_id as string;
+      const trackers = await getCallTrackers(db, scopeOf(ctx), callId);
+      if (!trackers) throw new HttpProblem(404, `No call with id ${callId}.`);
+      ctx.body = trackers as ResponseBody<'getCallTrackers', 200>;
+    }) satisfies OperationHandler,
+  };
+}
