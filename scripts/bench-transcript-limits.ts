@@ -16,14 +16,15 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 
 export type TranscriptLimits = { bodyBytes: number; sentences: number; textChars: number };
 
-/** The transcript limits as openapi.yaml states them, with the body limit the service applies. */
-export function transcriptLimits(bodyBytes: number): TranscriptLimits {
+/** The transcript limits as openapi.yaml states them: PUT's x-body-limit, GongTranscript's x-max-sentences and text maxLength. */
+export function transcriptLimits(): TranscriptLimits {
   const document = parse(readFileSync(path.join(ROOT, 'openapi.yaml'), 'utf8')) as {
+    paths: { '/calls/{call_id}/transcript': { put: { 'x-body-limit': number } } };
     components: { schemas: { GongTranscript: Record<string, unknown> & { items: { properties: { sentences: { items: { properties: { text: { maxLength: number } } } } } } } } };
   };
   const transcript = document.components.schemas.GongTranscript;
   return {
-    bodyBytes,
+    bodyBytes: document.paths['/calls/{call_id}/transcript'].put['x-body-limit'],
     sentences: transcript['x-max-sentences'] as number,
     textChars: transcript.items.properties.sentences.items.properties.text.maxLength,
   };

@@ -583,12 +583,12 @@ try {
   for (const connections of ONLY.has('concurrency') ? [50, 500] : []) {
     rows.push(await load({ scenario: `GET /calls/{id}, pool of ${POOL}`, proc: service, connections, request: getCall, headers: auth }));
   }
-  // The limits and statement timeout the service applies (its environment sets neither: the defaults).
+  // The statement timeout the service applies (its environment does not set it: the default).
   const serviceConfig = loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret });
   const limitsReport = ONLY.has('limits')
     ? await transcriptLimitScenario({
         baseURL: service.baseURL, token, log, runs: Number(args['limit-runs']),
-        limits: transcriptLimits(serviceConfig.transcriptBodyLimitBytes), statementTimeoutMs: serviceConfig.pool.statementTimeoutMs,
+        limits: transcriptLimits(), statementTimeoutMs: serviceConfig.pool.statementTimeoutMs,
       })
     : '';
   const endLoad = loadavg();

@@ -1,8 +1,8 @@
-import { bodyParser } from '@koa/bodyparser';
 import Koa from 'koa';
 import type { Registry } from 'prom-client';
 import type { Database } from '../db/pool.js';
 import { verifyBearer } from './auth.js';
+import { readBody } from './body.js';
 import { conditionalRequests } from './conditional.js';
 import type { Config } from './config.js';
 import { serveDocsAssets } from './docs.js';
@@ -17,49 +17,60 @@ import { webhookHandlers } from './handlers/webhooks.js';
 import { systemHandlers } from './handlers/system.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { metricsTokenScheme } from './metrics-access.js';
 import { problemErrors, requestId, requestLogger, securityHeaders } from './middleware.js';
-import { createOpenApi, dispatch, initOpenApi } from './openapi.js';
+import { loadContract } from './openapi.js';
+import { compileRoutes, handle, matchRoutes } from './routes.js';
+import { authenticate, authorise, bearerAuth } from './security.js';
 import { loadSpec } from './spec.js';
+import { validate } from './validation.js';
 
-/** Transcripts are big (up to 10,000 sentences in 2 MiB); every other body is small. */
-export function bodyLimitFor(config: Config, method: string, path: string): number {
-  return method === 'PUT' && path.endsWith('/transcript') ? config.transcriptBodyLimitBytes : config.bodyLimitBytes;
-}
-
-function jsonBodies(config: Config): Koa.Middleware {
-  const options = { enableTypes: ['json'] as ['json'], jsonStrict: true, encoding: 'utf-8' };
-  const small = bodyParser({ ...options, jsonLimit: config.bodyLimitBytes });
-  const large = bodyParser({ ...options, jsonLimit: config.transcriptBodyLimitBytes });
-  return (ctx, next) => (bodyLimitFor(config, ctx.method, ctx.path) === config.bodyLimitBytes ? small : large)(ctx, next);
-}
-
-/** The whole HTTP service, as one middleware chain read top to bottom. */
+/**
+ * The whole HTTP service, as one middleware chain read top to bottom, in the order of
+ * DESIGN.md section 1. Every stage after `matchRoutes` reads the matched operation's compiled
+ * route (routes.ts): its security, roles, body limit, validator and handler.
+ */
 export async function createApp(deps: { config: Config; db: Database; logger: Logger; gongSync: GongSyncWorker }): Promise<Koa & { metrics: Registry }> {
   const { config, db, logger } = deps;
   const spec = loadSpec();
   const metrics = createMetrics(db);
-  const api = createOpenApi(spec.document, {
-    ...systemHandlers(db, spec, metrics.registry, config.metrics),
-    ...callHandlers(db),
-    ...transcriptHandlers(db, spec.document),
-    ...analysisHandlers(db),
-    ...repHandlers(db),
-    ...webhookHandlers(db),
-    ...syncHandlers(db, deps.gongSync),
-  }, gongSecurity(config.gongWebhook));
-  await initOpenApi(api); // compile every request validator and route now, not on the first request
+  const schemes = { bearerAuth, metricsToken: metricsTokenScheme(config.metrics), ...gongSecurity(config.gongWebhook) };
+  const routes = compileRoutes(
+    await loadContract(spec.document),
+    {
+      ...systemHandlers(db, spec, metrics.registry, config.metrics),
+      ...callHandlers(db),
+      ...transcriptHandlers(db, spec.document),
+      ...analysisHandlers(db),
+      ...repHandlers(db),
+      ...webhookHandlers(db),
+      ...syncHandlers(db, deps.gongSync),
+    },
+    schemes,
+  );
 
   const app = new Koa({ proxy: false });
   app.silent = true; // errors are answered and logged by problemErrors
+  // 1. cross-cutting
   app.use(requestId);
   app.use(requestLogger(logger));
-  app.use(metrics.middleware(api));
+  app.use(metrics.middleware);
   app.use(securityHeaders);
   app.use(problemErrors);
   app.use(serveDocsAssets);
+  // 2. match the operation (404, 405)
+  app.use(matchRoutes(routes));
+  // 3. authenticate (401), before anything of the body is read
   app.use(verifyBearer(config.jwtSecret));
-  app.use(jsonBodies(config));
+  app.use(authenticate(schemes));
+  // 4. authorise by role (403)
+  app.use(authorise);
+  // 5. read the body (413, 415, 400)
+  app.use(readBody);
+  // 6. validate parameters and body (400)
+  app.use(validate);
+  // 7. the operation's handler (conditional requests: ETag, 304)
   app.use(conditionalRequests(spec.document));
-  app.use(dispatch(api));
+  app.use(handle);
   return Object.assign(app, { metrics: metrics.registry }); // for METRICS_PORT's listener (main.ts)
 }

@@ -63,42 +63,53 @@ function bearerToken(header: string): string | undefined {
   return parts.length === 2 && /^Bearer$/i.test(parts[0]!) ? parts[1] : undefined;
 }
 
-const CHALLENGE = 'Bearer realm="call-coach"';
+/** Who asks for the credentials of a 401: this service's own tokens, Gong's webhook deliveries, or a metrics scraper (METRICS_TOKEN). */
+export type Realm = 'call-coach' | 'gong-webhook' | 'metrics';
 
-function unauthorized(detail: string, error?: 'invalid_token'): HttpProblem {
+/** What a 401 says when no credential was sent at all, by realm. */
+const SEND_CREDENTIALS: Record<Realm, string> = {
+  'call-coach': 'Send a bearer token: Authorization: Bearer <JWT>.',
+  'gong-webhook': 'Authenticate the delivery as configured in Gong.',
+  metrics: 'Send the metrics token: Authorization: Bearer <METRICS_TOKEN>.',
+};
+
+/** Every 401 the service sends: the detail, and the challenge of its realm (RFC 6750). */
+export function unauthorized(detail: string, options: { realm?: Realm; error?: 'invalid_token' } = {}): HttpProblem {
+  const challenge = `Bearer realm="${options.realm ?? 'call-coach'}"`;
   return new HttpProblem(401, detail, {
-    headers: { 'WWW-Authenticate': error ? `${CHALLENGE}, error="${error}"` : CHALLENGE },
+    headers: { 'WWW-Authenticate': options.error ? `${challenge}, error="${options.error}"` : challenge },
   });
+}
+
+/** The 401 for a request that sent no credential the operation accepts. */
+export function credentialsMissing(realm: Realm): HttpProblem {
+  return unauthorized(SEND_CREDENTIALS[realm], { realm });
 }
 
 /** The caller of a protected operation, or a 401 that says what is wrong with the token. */
 export function requirePrincipal(ctx: Context): Principal {
   const claims = ctx.state.jwtClaims as Record<string, unknown> | undefined;
   if (!claims) {
-    if (!ctx.get('Authorization')) throw unauthorized('Send a bearer token: Authorization: Bearer <JWT>.');
+    if (!ctx.get('Authorization')) throw credentialsMissing('call-coach');
     const reason = ctx.state.jwtOriginalError as Error | undefined;
-    if (reason?.name === 'TokenExpiredError') throw unauthorized('The bearer token has expired; get a new one.', 'invalid_token');
+    if (reason?.name === 'TokenExpiredError') throw unauthorized('The bearer token has expired; get a new one.', { error: 'invalid_token' });
     if (reason?.message === 'jwt must be provided') {
-      throw unauthorized('The Authorization header must read "Bearer <JWT>".', 'invalid_token');
+      throw unauthorized('The Authorization header must read "Bearer <JWT>".', { error: 'invalid_token' });
     }
-    throw unauthorized('The bearer token is malformed or not signed by this service.', 'invalid_token');
+    throw unauthorized('The bearer token is malformed or not signed by this service.', { error: 'invalid_token' });
   }
   const { sub, email, role } = claims;
   if (typeof sub !== 'string' || !ROLES.includes(role as Role)) {
-    throw unauthorized(`The token must carry a "sub" and a "role" (one of ${ROLES.join(', ')}).`, 'invalid_token');
+    throw unauthorized(`The token must carry a "sub" and a "role" (one of ${ROLES.join(', ')}).`, { error: 'invalid_token' });
   }
   if (role === 'rep' && typeof email !== 'string') {
-    throw unauthorized('A rep token must carry the rep\'s "email".', 'invalid_token');
+    throw unauthorized('A rep token must carry the rep\'s "email".', { error: 'invalid_token' });
   }
   return { sub, email: typeof email === 'string' ? email : undefined, role: role as Role };
 }
 
-/** Roles that may change data (ingestion and administration). */
-export const WRITERS: readonly Role[] = ['admin', 'service'];
-export const ADMINS: readonly Role[] = ['admin'];
-
 /** The caller, when their role is one of `allowed`; otherwise a 403 that names who may. */
-export function requireRole(ctx: Context, allowed: readonly Role[]): Principal {
+export function requireRole(ctx: Context, allowed: readonly string[]): Principal {
   const principal = ctx.state.principal as Principal;
   if (!allowed.includes(principal.role)) {
     throw new HttpProblem(403, `The ${principal.role} role cannot do this; it needs one of: ${allowed.join(', ')}.`);

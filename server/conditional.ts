@@ -10,6 +10,7 @@ import { hash } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Precondition } from '../db/precondition.js';
 import { HttpProblem } from './problem.js';
+import { routeOf } from './routes.js';
 
 type Representation = string | object;
 
@@ -63,7 +64,7 @@ export function conditionalRequests(document: Record<string, unknown>) {
   const tagged = taggedResponses(document);
   return async (ctx: Context, next: Next): Promise<void> => {
     await next();
-    const statuses = tagged.get(ctx.state.operationId as string);
+    const statuses = tagged.get(routeOf(ctx).operationId);
     if (!statuses?.has(String(ctx.status)) || ctx.body == null) return;
     ctx.body = text(ctx.body as Representation);
     const tag = entityTag(ctx.body as string);

@@ -10,9 +10,6 @@ export type Config = {
   pool: { maxConnections: number; acquireTimeoutMs: number; statementTimeoutMs: number; connectTimeoutMs: number };
   migrateOnStart: boolean;
   jwtSecret: string;
-  bodyLimitBytes: number;
-  /** PUT /calls/{id}/transcript only. */
-  transcriptBodyLimitBytes: number;
   logLevel: string;
   /** How Gong's webhook deliveries prove themselves; neither set: the webhook refuses everything. */
   gongWebhook: {
@@ -146,8 +143,6 @@ export function loadConfig(env: Env = process.env): Config {
     },
     migrateOnStart: flag(env, 'MIGRATE_ON_START', true),
     jwtSecret,
-    bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
-    transcriptBodyLimitBytes: integer(env, 'TRANSCRIPT_BODY_LIMIT_BYTES', 2 * 1024 * 1024, 1024, 500 * 1024 * 1024),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
     gongWebhook: {
       // Environment files often carry PEM keys on one line with literal \n.

@@ -7,15 +7,14 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import jwt from 'jsonwebtoken';
 import type { CallFields, SpeakerInput } from '../db/calls.js';
+import { unauthorized } from './auth.js';
 import type { Config } from './config.js';
 import type { RequestBody } from './openapi.js';
-import { HttpProblem } from './problem.js';
+import type { SecurityScheme } from './security.js';
 
 type GongPayload = RequestBody<'receiveGongWebhook'>;
 
-function refused(detail: string): HttpProblem {
-  return new HttpProblem(401, detail, { headers: { 'WWW-Authenticate': 'Bearer realm="gong-webhook"' } });
-}
+const refused = (detail: string) => unauthorized(detail, { realm: 'gong-webhook' });
 
 function rawBody(ctx: Context): string {
   return (ctx.request as { rawBody?: string }).rawBody ?? '';
@@ -28,40 +27,50 @@ function sameSecret(given: string, expected: string): boolean {
 }
 
 /**
- * Security handlers for the two schemes the contract declares. Each answers false when its
- * credential is absent (the other scheme may carry the request) and throws a 401 that says
- * what is wrong when the credential is there but does not hold.
+ * The two schemes the contract declares for Gong. Each answers false when its credential is
+ * absent (the other scheme may carry the request) and throws a 401 that says what is wrong when
+ * the credential is there but does not hold. The signed JWT is verified before the body is read;
+ * its `body_sha256` is checked against the body once read (verifyBody), before it is parsed.
  */
-export function gongSecurity(settings: Config['gongWebhook']) {
+export function gongSecurity(settings: Config['gongWebhook']): Record<'gongSignedJwt' | 'gongUrlKey', SecurityScheme> {
   return {
-    gongSignedJwt: (ctx: Context) => {
-      const header = ctx.get('Authorization');
-      if (!header) return false;
-      if (!settings.publicKey) throw refused('Signed-JWT webhooks are not configured here (GONG_WEBHOOK_PUBLIC_KEY).');
-      const token = header.replace(/^Bearer\s+/i, '');
-      let claims: jwt.JwtPayload;
-      try {
-        claims = jwt.verify(token, settings.publicKey, { algorithms: ['RS256'] }) as jwt.JwtPayload;
-      } catch (error) {
-        throw refused(`The Gong signature does not verify: ${(error as Error).message}.`);
-      }
-      const body = createHash('sha256').update(rawBody(ctx));
-      const digest = body.digest();
-      const claimed = String(claims.body_sha256 ?? '');
-      if (claimed !== digest.toString('hex') && claimed !== digest.toString('base64')) {
-        throw refused('The Gong signature does not cover this body (body_sha256 differs).');
-      }
-      if (settings.url && claims.webhook_url !== undefined && claims.webhook_url !== settings.url) {
-        throw refused('The Gong signature was made for another webhook URL.');
-      }
-      return { scheme: 'gongSignedJwt' };
+    gongSignedJwt: {
+      realm: 'gong-webhook',
+      check: (ctx: Context) => {
+        const header = ctx.get('Authorization');
+        if (!header) return false;
+        if (!settings.publicKey) throw refused('Signed-JWT webhooks are not configured here (GONG_WEBHOOK_PUBLIC_KEY).');
+        const token = header.replace(/^Bearer\s+/i, '');
+        let claims: jwt.JwtPayload;
+        try {
+          claims = jwt.verify(token, settings.publicKey, { algorithms: ['RS256'] }) as jwt.JwtPayload;
+        } catch (error) {
+          throw refused(`The Gong signature does not verify: ${(error as Error).message}.`);
+        }
+        if (settings.url && claims.webhook_url !== undefined && claims.webhook_url !== settings.url) {
+          throw refused('The Gong signature was made for another webhook URL.');
+        }
+        return {
+          scheme: 'gongSignedJwt',
+          verifyBody: (text: string) => {
+            const digest = createHash('sha256').update(text).digest();
+            const claimed = String(claims.body_sha256 ?? '');
+            if (claimed !== digest.toString('hex') && claimed !== digest.toString('base64')) {
+              throw refused('The Gong signature does not cover this body (body_sha256 differs).');
+            }
+          },
+        };
+      },
     },
-    gongUrlKey: (ctx: Context) => {
-      const given = ctx.query.key;
-      if (typeof given !== 'string' || given === '') return false;
-      if (!settings.urlKey) throw refused('URL-key webhooks are not configured here (GONG_WEBHOOK_KEY).');
-      if (!sameSecret(given, settings.urlKey)) throw refused('The webhook key in the URL is wrong.');
-      return { scheme: 'gongUrlKey' };
+    gongUrlKey: {
+      realm: 'gong-webhook',
+      check: (ctx: Context) => {
+        const given = ctx.query.key;
+        if (typeof given !== 'string' || given === '') return false;
+        if (!settings.urlKey) throw refused('URL-key webhooks are not configured here (GONG_WEBHOOK_KEY).');
+        if (!sameSecret(given, settings.urlKey)) throw refused('The webhook key in the URL is wrong.');
+        return { scheme: 'gongUrlKey' };
+      },
     },
   };
 }

@@ -4,8 +4,10 @@ import Koa, { type Context } from 'koa';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
+import { credentialsMissing, unauthorized } from './auth.js';
 import { problemErrors, requestId } from './middleware.js';
 import { HttpProblem } from './problem.js';
+import type { SecurityScheme } from './security.js';
 
 /** The digest of a token, so that comparing two takes the same time whatever they hold. */
 const digest = (text: string) => createHash('sha256').update(text).digest();
@@ -22,11 +24,25 @@ export function checkMetricsAccess(metrics: Config['metrics'], listener: 'api' |
   if (metrics.token === undefined) return;
   const [scheme, token, ...rest] = ctx.get('Authorization').trim().split(/\s+/);
   const given = /^Bearer$/i.test(scheme ?? '') && token && rest.length === 0 ? token : undefined;
-  if (given === undefined || !timingSafeEqual(digest(given), digest(metrics.token))) {
-    throw new HttpProblem(401, given === undefined ? 'Send the metrics token: Authorization: Bearer <METRICS_TOKEN>.' : 'The metrics token is wrong.', {
-      headers: { 'WWW-Authenticate': given === undefined ? 'Bearer realm="metrics"' : 'Bearer realm="metrics", error="invalid_token"' },
-    });
-  }
+  if (given === undefined) throw credentialsMissing('metrics');
+  if (!timingSafeEqual(digest(given), digest(metrics.token))) throw unauthorized('The metrics token is wrong.', { realm: 'metrics', error: 'invalid_token' });
+}
+
+/**
+ * The contract's `metricsToken` scheme. /metrics states it beside an empty alternative (whether a
+ * token is needed is the operator's setting), so authentication lets every request through and
+ * the operation checks the token itself (checkMetricsAccess); this scheme holds for any request
+ * that checkMetricsAccess would let through.
+ */
+export function metricsTokenScheme(metrics: Config['metrics']): SecurityScheme {
+  return {
+    realm: 'metrics',
+    check: (ctx) => {
+      if (metrics.token !== undefined && !ctx.get('Authorization')) return false;
+      checkMetricsAccess({ ...metrics, port: undefined }, 'api', ctx);
+      return {};
+    },
+  };
 }
 
 /** The Prometheus text of `registry` on the context, for whoever checkMetricsAccess let through. */

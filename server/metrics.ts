@@ -1,13 +1,13 @@
 import type { Context, Next } from 'koa';
-import type { OpenAPIBackend } from 'openapi-backend';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { registerPoolMetrics } from '../db/metrics.js';
 import type { Database } from '../db/pool.js';
+import type { Route } from './routes.js';
 
 export type Metrics = {
   registry: Registry;
-  /** Koa middleware: counts and times every request by the operationId `api` matches, method and status. */
-  middleware: (api: OpenAPIBackend) => (ctx: Context, next: Next) => Promise<void>;
+  /** Koa middleware: counts and times every request by the operation it matched, method and status. */
+  middleware: (ctx: Context, next: Next) => Promise<void>;
 };
 
 /** Requests that match no operation share one label value, so label cardinality stays bounded. */
@@ -34,17 +34,13 @@ export function createMetrics(db: Database): Metrics {
     registers: [registry],
   });
 
-  const middleware = (api: OpenAPIBackend) => async (ctx: Context, next: Next): Promise<void> => {
+  const middleware = async (ctx: Context, next: Next): Promise<void> => {
     const started = performance.now();
     try {
       await next();
     } finally {
-      // dispatch() records what it matched; a request refused before it (413, 415 from the body
-      // parser, the docs assets) is matched here.
-      const operationId =
-        ctx.state.operationId !== undefined
-          ? (ctx.state.operationId as string | null)
-          : api.matchOperation({ method: ctx.method, path: ctx.path, headers: {} })?.operationId;
+      // Set by matchRoutes (routes.ts); a request answered before it (docs assets) or matching no operation has none.
+      const operationId = (ctx.state.route as Route | undefined)?.operationId;
       const labels = { operation_id: operationId ?? NO_OPERATION, method: ctx.method, status: String(ctx.status) };
       requests.inc(labels);
       duration.observe(labels, (performance.now() - started) / 1000);

@@ -22,8 +22,12 @@ export type ProblemBody = {
   detail: string;
   instance?: string;
   request_id?: string;
+  error_count?: number;
   errors?: FieldError[];
 };
+
+/** An error body lists at most this many faults, and counts them all in `error_count`. */
+export const LISTED_ERRORS = 20;
 
 const TITLES: Record<number, [slug: string, title: string]> = {
   400: ['validation', 'Invalid request'],
@@ -46,7 +50,7 @@ export class HttpProblem extends Error {
   constructor(
     readonly status: number,
     readonly detail: string,
-    readonly extra: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+    readonly extra: { errors?: FieldError[]; errorCount?: number; headers?: Record<string, string> } = {},
   ) {
     super(detail);
     this.name = 'HttpProblem';
@@ -134,7 +138,9 @@ export function sendProblem(ctx: Context, problem: HttpProblem): void {
     detail: problem.detail,
     instance: ctx.path,
     request_id: ctx.state.requestId,
-    ...(problem.extra.errors ? { errors: problem.extra.errors } : {}),
+    ...(problem.extra.errors
+      ? { error_count: problem.extra.errorCount ?? problem.extra.errors.length, errors: problem.extra.errors.slice(0, LISTED_ERRORS) }
+      : {}),
   };
   for (const [name, value] of Object.entries(problem.extra.headers ?? {})) ctx.set(name, value);
   ctx.status = problem.status;

@@ -16,7 +16,8 @@
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import fc from 'fast-check';
-import { nulCharacters } from '../../server/openapi.js';
+import { bodyFaults } from '../../server/body-checks.js';
+import { loadSpec } from '../../server/spec.js';
 import { schemaErrors } from './contract.js';
 
 export type Schema = {
@@ -65,6 +66,8 @@ export function acceptedByService(schema: Schema, value: unknown): boolean {
   return Boolean(validate(structuredClone(value)));
 }
 
+/** The contract's bound on nesting in bodies (info.x-max-nesting-depth). */
+const MAX_DEPTH = (loadSpec().document.info as { 'x-max-nesting-depth': number })['x-max-nesting-depth'];
 const MAX_STRING = 60;
 const MAX_ITEMS = 3;
 
@@ -175,7 +178,7 @@ function rawArbitrary(schema: Schema): fc.Arbitrary<unknown> {
 export function arbitrary(schema: Schema): fc.Arbitrary<unknown> {
   const base = rawArbitrary(schema);
   const withNull = schema.nullable ? fc.option(base, { nil: null, freq: 5 }) : base;
-  return withNull.filter((value) => schemaErrors(schema, value).length === 0 && nulCharacters(value).length === 0);
+  return withNull.filter((value) => schemaErrors(schema, value).length === 0 && bodyFaults(value, MAX_DEPTH).count === 0);
 }
 
 // ---------------------------------------------------------------------------------------------

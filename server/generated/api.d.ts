@@ -1207,7 +1207,9 @@ export interface components {
             /** @description The request path. */
             instance?: string;
             request_id?: string;
-            /** @description For validation failures, one entry per fault. */
+            /** @description For validation failures, how many faults were found; `errors` lists the first 20. */
+            error_count?: number;
+            /** @description For validation failures, one entry per fault, the first 20 of them. */
             errors?: {
                 /** @enum {string} */
                 location: "body" | "path" | "query" | "header";
@@ -1291,7 +1293,10 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The body is larger than the service accepts. */
+        /**
+         * @description The body, or the body once decompressed, is larger than the operation's `x-body-limit`, or
+         *     it is compressed more than 100 times (see the limits in the API description).
+         */
         PayloadTooLarge: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1301,7 +1306,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The body is not `application/json`. */
+        /** @description The body is not `application/json`, or its `Content-Encoding` is not one of `gzip`, `deflate`, `br`. */
         UnsupportedMediaType: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];

@@ -1,6 +1,6 @@
 import * as analyses from '../../db/analyses.js';
 import type { Database } from '../../db/pool.js';
-import { requireRole, scopeOf, WRITERS } from '../auth.js';
+import { scopeOf } from '../auth.js';
 import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js';
 import { HttpProblem } from '../problem.js';
 import { pageOptions } from './paging.js';
@@ -11,7 +11,6 @@ const asAnalysis = (record: analyses.AnalysisRecord) => record as unknown as Ana
 export function analysisHandlers(db: Database) {
   return {
     createAnalysis: (async (c, ctx) => {
-      requireRole(ctx, WRITERS);
       const callId = c.request.params.call_id as string;
       const input = c.request.requestBody as RequestBody<'createAnalysis'>;
       const result = await analyses.createAnalysis(db, callId, input as analyses.AnalysisInput);

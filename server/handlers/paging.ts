@@ -1,4 +1,4 @@
-import type { Context as OperationContext } from 'openapi-backend';
+import type { OperationContext } from '../openapi.js';
 
 /** `limit` (default 50; the contract bounds it) and `cursor` of a list operation. */
 export function pageOptions(c: OperationContext): { limit: number; cursor?: string } {

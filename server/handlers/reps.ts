@@ -1,6 +1,6 @@
 import type { Database } from '../../db/pool.js';
 import * as reps from '../../db/reps.js';
-import { ADMINS, requireRole, scopeOf } from '../auth.js';
+import { scopeOf } from '../auth.js';
 import { ifMatch } from '../conditional.js';
 import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js';
 import { HttpProblem } from '../problem.js';
@@ -47,7 +47,6 @@ export function repHandlers(db: Database) {
     }) satisfies OperationHandler,
 
     updateRep: (async (c, ctx) => {
-      requireRole(ctx, ADMINS);
       const repId = c.request.params.rep_id as string;
       const update = c.request.requestBody as RequestBody<'updateRep'>;
       if (update.manager_id === repId) {
