@@ -36,7 +36,7 @@ test.describe('arrays and objects at and over the bounds the contract states', {
     expect(((await over.json()) as Problem).errors).toContainEqual(expect.objectContaining({ location: 'body', path: '/speakers', message: 'must NOT have more than 100 items' }));
   });
 
-  for (const count of [10_000]) {
+  for (const count of [10_000, 50_000]) {
     test(`${count.toLocaleString('en')} empty speakers are a 400, not a 5xx`, async ({ api }) => {
       const response = await api.post('/calls', newCall({ speakers: Array.from({ length: count }, () => ({})) }));
       expect(response.status()).toBe(400);
