@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { largestTranscripts, transcriptLimits } from '../scripts/bench-transcript-limits.js';
 import { ApiClient, expect, newCall, sql, test, uniqueEmail } from './support/fixtures.js';
+import { testEnvironment } from './support/test-environment.js';
 import { signToken } from './support/tokens.js';
 
 /** The transcript limits openapi.yaml states: sentences, text per sentence, body bytes. */
@@ -172,5 +173,30 @@ test.describe('Swagger UI asset names that are Object.prototype members', { tag:
       expect(response.headers()['content-type'], name).toMatch(/^application\/problem\+json/);
     }
     await raw.dispose();
+  });
+});
+
+test.describe('a Gong delivery at its bounds', { tag: '@integration' }, () => {
+  test('100 parties, two of them one Gong speaker under different emails, two with an empty speaker id, are stored without a 409', async ({ api, db, trackCall, cleanup }) => {
+    const gongCallId = String(BigInt(Date.now()) * 1000n + BigInt(Math.floor(Math.random() * 1000)));
+    const deliveryId = randomUUID();
+    cleanup.add('delete webhook event', () => db.pool.query(sql.unsafe`DELETE FROM webhook_events WHERE delivery_id = ${deliveryId}`));
+    const parties = Array.from({ length: 100 }, (_, i) => ({
+      id: String(i),
+      emailAddress: uniqueEmail(`party${i}`),
+      name: `Party ${i}`,
+      // The last entry is the first person again as Gong's speaker, under another address; two have an empty speaker id.
+      speakerId: i === 99 ? '7000000000000000000' : i >= 97 ? '' : String(7000000000000000000n + BigInt(i)),
+      affiliation: i % 2 ? 'External' : 'Internal',
+    }));
+    const emails = parties.map((party) => party.emailAddress.toLowerCase());
+    cleanup.add('delete reps', () => db.pool.query(sql.unsafe`DELETE FROM reps WHERE email = ANY(${sql.array(emails, 'text')})`));
+    const payload = { isTest: false, callData: { metaData: { id: gongCallId, title: 'Big meeting', scheduled: '2026-11-02T15:00:00Z' }, parties } };
+    const response = await api.as(null).fetch('POST', `/webhooks/gong?key=${testEnvironment().gong.urlKey}`, { data: payload, headers: { 'X-Gong-Delivery-Id': deliveryId } });
+    expect(response.status()).toBe(200);
+    const receipt = await response.json();
+    trackCall(receipt.call_id);
+    const call = await (await api.get(`/calls/${receipt.call_id}`)).json();
+    expect(call.speakers).toHaveLength(99);
   });
 });
