@@ -279,3 +279,28 @@ test.describe('Gong sync', { tag: '@integration' }, () => {
     expect(await q(sql.unsafe`SELECT 1 FROM calls`)).toHaveLength(6);
   });
 });
+
+test.describe('the simulated Gong itself', () => {
+  test('refuses a fourth request inside one second with 429 and Retry-After, as Gong documents', async () => {
+    const sim = await startGongSimulator({ calls: [], basic: SIM_BASIC });
+    try {
+      const auth = `Basic ${Buffer.from(`${SIM_BASIC.accessKey}:${SIM_BASIC.accessKeySecret}`).toString('base64')}`;
+      const send = () =>
+        fetch(`${sim.url}/v2/calls/extensive`, {
+          method: 'POST',
+          headers: { Authorization: auth, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ filter: { fromDateTime: FROM, toDateTime: TO } }),
+        });
+      // Four at once: whichever arrives fourth is refused.
+      const answers = await Promise.all([send(), send(), send(), send()]);
+      const refused = answers.filter((answer) => answer.status === 429);
+      expect(answers.map((answer) => answer.status).sort()).toEqual([404, 404, 404, 429]);
+      expect(refused[0]!.headers.get('Retry-After')).toBe('1');
+      expect(await refused[0]!.json()).toMatchObject({ errors: ['API request limit exceeded'] });
+      // An empty window: Gong's documented 404 with its error body.
+      expect(await answers.find((answer) => answer.status === 404)!.json()).toMatchObject({ errors: ['No calls found corresponding to the provided filters'] });
+    } finally {
+      await sim.close();
+    }
+  });
+});

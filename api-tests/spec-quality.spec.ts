@@ -161,7 +161,7 @@ test.describe('openapi.yaml quality', () => {
     expect(checked, 'examples checked').toBeGreaterThan(10);
   });
 
-  test('every single-resource GET declares its ETag, If-None-Match and 304; every PATCH, PUT and DELETE If-Match and 412', async () => {
+  test('conditional requests and idempotency keys are declared where they apply (ETag/If-None-Match/304, If-Match/412, Idempotency-Key/409/422)', async () => {
     // Insights cover a window ending now: the representation differs on every request, so a tag would never match.
     const UNTAGGED = new Set(['getRepInsights']);
     const ops = await operations();
@@ -180,6 +180,15 @@ test.describe('openapi.yaml quality', () => {
       if (['PATCH', 'PUT', 'DELETE'].includes(method)) {
         if (!headerParameters.includes('If-Match')) found.push(`${where}: no If-Match parameter`);
         if (!operation.responses['412']) found.push(`${where}: no 412`);
+      }
+      // A POST that creates (answers 201, or 202 with the Location of what it queued) takes an Idempotency-Key.
+      const creates = ['201', '202'].find((status) => (operation.responses[status] as OpenAPIV3.ResponseObject | undefined)?.headers?.['Location']);
+      if (method === 'POST' && creates) {
+        if (!headerParameters.includes('Idempotency-Key')) found.push(`${where}: no Idempotency-Key parameter`);
+        for (const status of ['409', '422']) if (!operation.responses[status]) found.push(`${where}: no ${status}`);
+        if (!(operation.responses[creates] as OpenAPIV3.ResponseObject).headers?.['Idempotent-Replayed']) {
+          found.push(`${where}: ${creates} does not declare Idempotent-Replayed`);
+        }
       }
       return found;
     });

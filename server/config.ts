@@ -1,4 +1,7 @@
 /** Every environment variable the service reads, parsed and checked once at start. */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { DEFAULT_SYSTEM_DIR } from '../db/embedded.js';
 
 export type Config = {
   nodeEnv: string;
@@ -6,7 +9,14 @@ export type Config = {
   port: number;
   /** Unset: the service runs its own embedded PostgreSQL. */
   databaseUrl: string | undefined;
-  embedded: { dataDir: string; port: number; databaseName: string; ephemeral: boolean };
+  embedded: {
+    dataDir: string;
+    port: number;
+    databaseName: string;
+    ephemeral: boolean;
+    /** As root: where the embedded binaries are copied to (and the default data folder lives). */
+    systemDir: string;
+  };
   pool: { maxConnections: number; acquireTimeoutMs: number; statementTimeoutMs: number; connectTimeoutMs: number };
   migrateOnStart: boolean;
   jwtSecret: string;
@@ -89,11 +99,31 @@ function flag(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false; got "${raw}"`);
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function logLevel(env: Env, fallback: string): string {
+  const raw = env.LOG_LEVEL;
+  if (!raw) return fallback;
+  if (!LOG_LEVELS.includes(raw)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; got "${raw}"`);
+  return raw;
+}
+
 function secretKey(env: Env, name: string): string | undefined {
   const raw = env[name];
   if (!raw) return undefined;
   if (raw.length < 16) throw new ConfigError(`${name} must be 16 characters or more`);
   return raw;
+}
+
+/**
+ * `.data/postgres` in the project; as root, a folder of this project's own under the system folder:
+ * PostgreSQL then runs as the `postgres` user, who cannot reach a clone inside a 0700 folder.
+ */
+function defaultEmbeddedDataDir(systemDir: string): string {
+  if (process.getuid?.() !== 0) return '.data/postgres';
+  const project = process.cwd();
+  const key = createHash('sha256').update(project).digest('hex').slice(0, 8);
+  return path.join(systemDir, 'data', `${path.basename(project)}-${key}`);
 }
 
 function gongAuth(env: Env): GongSyncConfig['auth'] {
@@ -130,10 +160,11 @@ export function loadConfig(env: Env = process.env): Config {
     port: integer(env, 'PORT', 3000, 0, 65535),
     databaseUrl: env.DATABASE_URL || undefined,
     embedded: {
-      dataDir: env.EMBEDDED_PG_DIR || '.data/postgres',
+      dataDir: env.EMBEDDED_PG_DIR || defaultEmbeddedDataDir(env.EMBEDDED_PG_SYSTEM_DIR || DEFAULT_SYSTEM_DIR),
       port: integer(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),
       databaseName: env.EMBEDDED_PG_DATABASE || 'call_coach',
       ephemeral: flag(env, 'EMBEDDED_PG_EPHEMERAL', false),
+      systemDir: env.EMBEDDED_PG_SYSTEM_DIR || DEFAULT_SYSTEM_DIR,
     },
     pool: {
       maxConnections: integer(env, 'DB_POOL_MAX', 10, 1, 500),
@@ -143,7 +174,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     migrateOnStart: flag(env, 'MIGRATE_ON_START', true),
     jwtSecret,
-    logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'warn' : 'info'),
+    logLevel: logLevel(env, nodeEnv === 'test' ? 'warn' : 'info'),
     gongWebhook: {
       // Environment files often carry PEM keys on one line with literal \n.
       publicKey: env.GONG_WEBHOOK_PUBLIC_KEY ? env.GONG_WEBHOOK_PUBLIC_KEY.replace(/\\n/g, '\n') : undefined,

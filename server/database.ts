@@ -1,4 +1,5 @@
 import { startEmbeddedPostgres } from '../db/embedded.js';
+import { createDatabase, type Database } from '../db/pool.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 
@@ -17,4 +18,20 @@ export async function resolveDatabase(config: Config, logger: Logger): Promise<D
     'embedded PostgreSQL started (no DATABASE_URL set)',
   );
   return { url: instance.url, embedded: true, stop: instance.stop };
+}
+
+/**
+ * The process's one pool, once it has opened a first connection: a wrong password, a missing
+ * database or a pooler refusing the connection's startup parameters stop the start here, with a
+ * message, instead of failing every request later.
+ */
+export async function openPool(url: string, config: Config): Promise<Database> {
+  const db = await createDatabase({ url, ...config.pool });
+  try {
+    await db.pool.connect(async () => {});
+  } catch (error) {
+    await db.end().catch(() => {});
+    throw error;
+  }
+  return db;
 }

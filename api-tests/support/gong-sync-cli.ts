@@ -24,6 +24,10 @@ export function gongEnv(sim: GongSimulator, env: Record<string, string> = {}): R
   return { GONG_API_BASE_URL: sim.url, GONG_SYNC_LEASE_SECONDS: '2', ...auth, ...env };
 }
 
+const running = new Set<ChildProcess>();
+// A worker that dies mid-test must not leave sync processes behind.
+process.once('exit', () => running.forEach((child) => child.kill('SIGKILL')));
+
 export function startSync(options: { databaseUrl: string; sim: GongSimulator; from: string; to: string; env?: Record<string, string> }): SyncProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/gong-sync.ts', '--from', options.from, '--to', options.to], {
     cwd: ROOT,
@@ -37,12 +41,16 @@ export function startSync(options: { databaseUrl: string; sim: GongSimulator; fr
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr })),
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal, stdout, stderr });
+    }),
   );
   return { child, done, stderr: () => stderr };
 }

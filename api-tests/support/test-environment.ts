@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'dotenv';
+import { maskDatabaseUrl } from '../../server/startup-errors.js';
 
 export type TestEnvironment = {
   databaseUrl: string;
@@ -39,15 +40,7 @@ export const SERVER_NODE_ARGS = SERVER_FROM_SOURCE ? ['--import', 'tsx', 'server
 export const TEST_JWT_SECRET = 'call-coach-test-secret-0123456789abcdef';
 
 /** postgres://user:password@host/db -> postgres://user:***@host/db, for messages. */
-export function maskUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
+export const maskUrl = maskDatabaseUrl;
 
 function configuredDatabaseUrl(): string | undefined {
   if (process.env.TEST_DATABASE_URL) return process.env.TEST_DATABASE_URL;
@@ -97,8 +90,8 @@ export function testEnvironment(): TestEnvironment {
       databaseUrl: `postgres://postgres:postgres@127.0.0.1:${embeddedPort}/call_coach_test`,
       embedded: true,
       embeddedPort,
-      // Not created here: initdb creates it (as the `postgres` user when we run as root), and the
-      // server deletes it when it stops.
+      // Not created here: the server creates it (owned by the `postgres` user when we run as root)
+      // and deletes it when it stops.
       embeddedDataDir: path.join(tmpdir(), `call-coach-test-${randomUUID()}`),
       apiPort,
       baseURL: '',

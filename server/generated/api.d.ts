@@ -1261,7 +1261,10 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The write conflicts with stored data (a duplicate unique key). */
+        /**
+         * @description The write conflicts with stored data (a duplicate unique key), or an earlier request with
+         *     the same `Idempotency-Key` is still being processed (retry it shortly, unchanged).
+         */
         Conflict: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1285,6 +1288,16 @@ export interface components {
          *     nothing was changed. GET it for its current state and tag, then decide again.
          */
         PreconditionFailed: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The `Idempotency-Key` was used within the last 24 hours for a different request; nothing was done. */
+        IdempotencyKeyReused: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
@@ -1357,6 +1370,14 @@ export interface components {
          * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
          */
         IfMatch: string;
+        /**
+         * @description Makes the request safe to retry: 1–255 visible ASCII characters, as a structured-field
+         *     string (`"…"`, as draft-ietf-httpapi-idempotency-key-header specifies) or bare. The same
+         *     key with the same request within 24 hours replays the first answer; with a different
+         *     request it is a `422`; while the first is still running, a `409`. Keys are per token `sub`.
+         * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+         */
+        IdempotencyKey: string;
     };
     requestBodies: never;
     headers: {
@@ -1386,6 +1407,12 @@ export interface components {
          * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
          */
         ETag: string;
+        /**
+         * @description `true` when this is the stored answer to an earlier request with the same
+         *     `Idempotency-Key` (nothing was done again), `false` when the request was carried out now.
+         * @example false
+         */
+        "Idempotent-Replayed": boolean;
     };
     pathItems: never;
 }
@@ -1615,7 +1642,16 @@ export interface operations {
     createCall: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the request safe to retry: 1–255 visible ASCII characters, as a structured-field
+                 *     string (`"…"`, as draft-ietf-httpapi-idempotency-key-header specifies) or bare. The same
+                 *     key with the same request within 24 hours replays the first answer; with a different
+                 *     request it is a `422`; while the first is still running, a `409`. Keys are per token `sub`.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1630,6 +1666,7 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1642,6 +1679,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1776,7 +1814,16 @@ export interface operations {
     addSpeaker: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the request safe to retry: 1–255 visible ASCII characters, as a structured-field
+                 *     string (`"…"`, as draft-ietf-httpapi-idempotency-key-header specifies) or bare. The same
+                 *     key with the same request within 24 hours replays the first answer; with a different
+                 *     request it is a `422`; while the first is still running, a `409`. Keys are per token `sub`.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -1797,6 +1844,7 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1810,6 +1858,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -2122,7 +2171,16 @@ export interface operations {
     createAnalysis: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the request safe to retry: 1–255 visible ASCII characters, as a structured-field
+                 *     string (`"…"`, as draft-ietf-httpapi-idempotency-key-header specifies) or bare. The same
+                 *     key with the same request within 24 hours replays the first answer; with a different
+                 *     request it is a `422`; while the first is still running, a `409`. Keys are per token `sub`.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description The call's id (ours, not Gong's).
@@ -2143,6 +2201,7 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2153,8 +2212,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -2437,7 +2498,16 @@ export interface operations {
     createGongSyncRun: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the request safe to retry: 1–255 visible ASCII characters, as a structured-field
+                 *     string (`"…"`, as draft-ietf-httpapi-idempotency-key-header specifies) or bare. The same
+                 *     key with the same request within 24 hours replays the first answer; with a different
+                 *     request it is a `422`; while the first is still running, a `409`. Keys are per token `sub`.
+                 * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2452,6 +2522,7 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2461,7 +2532,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            /** @description This service has no Gong credentials, so it cannot sync. */
+            /**
+             * @description This service has no Gong credentials, so it cannot sync; or an earlier request with the
+             *     same `Idempotency-Key` is still being processed (retry it shortly, unchanged).
+             */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2473,6 +2547,7 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -1,6 +1,7 @@
 import * as analyses from '../../db/analyses.js';
 import type { Database } from '../../db/pool.js';
 import { scopeOf } from '../auth.js';
+import { created, respondOnce } from '../idempotency.js';
 import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js';
 import { HttpProblem } from '../problem.js';
 import { pageOptions } from './paging.js';
@@ -13,17 +14,17 @@ export function analysisHandlers(db: Database) {
     createAnalysis: (async (c, ctx) => {
       const callId = c.request.params.call_id as string;
       const input = c.request.requestBody as RequestBody<'createAnalysis'>;
-      const result = await analyses.createAnalysis(db, callId, input as analyses.AnalysisInput);
-      if (result.kind === 'no_call') throw new HttpProblem(404, `No call with id ${callId}.`);
-      if (result.kind === 'not_a_speaker') {
-        const message = 'must be the email of a speaker of the call';
-        throw new HttpProblem(400, `rep_email: ${input.rep_email} did not speak on call ${callId}; add the speaker first.`, {
-          errors: [{ location: 'body', path: '/rep_email', message }],
-        });
-      }
-      ctx.status = 201;
-      ctx.set('Location', `/analyses/${result.analysis.id}`);
-      ctx.body = asAnalysis(result.analysis);
+      await respondOnce(ctx, db, async (db) => {
+        const result = await analyses.createAnalysis(db, callId, input as analyses.AnalysisInput);
+        if (result.kind === 'no_call') throw new HttpProblem(404, `No call with id ${callId}.`);
+        if (result.kind === 'not_a_speaker') {
+          const message = 'must be the email of a speaker of the call';
+          throw new HttpProblem(400, `rep_email: ${input.rep_email} did not speak on call ${callId}; add the speaker first.`, {
+            errors: [{ location: 'body', path: '/rep_email', message }],
+          });
+        }
+        return created(`/analyses/${result.analysis.id}`, asAnalysis(result.analysis));
+      });
     }) satisfies OperationHandler,
 
     listCallAnalyses: (async (c, ctx) => {

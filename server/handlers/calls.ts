@@ -2,6 +2,7 @@ import * as calls from '../../db/calls.js';
 import type { Database } from '../../db/pool.js';
 import { scopeOf } from '../auth.js';
 import { ifMatch } from '../conditional.js';
+import { created, respondOnce } from '../idempotency.js';
 import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js';
 import { HttpProblem } from '../problem.js';
 import { pageOptions } from './paging.js';
@@ -62,10 +63,10 @@ export function callHandlers(db: Database) {
     createCall: (async (c, ctx) => {
       // Duplicate speakers in one create are left to the database on purpose: the unique
       // constraint rolls the whole call back (409), which the transaction tests rely on.
-      const call = await calls.createCall(db, c.request.requestBody as RequestBody<'createCall'>);
-      ctx.status = 201;
-      ctx.set('Location', `/calls/${call.id}`);
-      ctx.body = asCall(call);
+      await respondOnce(ctx, db, async (db) => {
+        const call = await calls.createCall(db, c.request.requestBody as RequestBody<'createCall'>);
+        return created(`/calls/${call.id}`, asCall(call));
+      });
     }) satisfies OperationHandler,
 
     getCall: (async (c, ctx) => {
@@ -104,11 +105,11 @@ export function callHandlers(db: Database) {
 
     addSpeaker: (async (c, ctx) => {
       const callId = c.request.params.call_id as string;
-      const speaker = await calls.addSpeaker(db, callId, c.request.requestBody as SpeakerBody);
-      if (!speaker) throw new HttpProblem(404, `No call with id ${callId}; create the call first.`);
-      ctx.status = 201;
-      ctx.set('Location', `/calls/${callId}/speakers/${speaker.id}`);
-      ctx.body = asSpeaker(speaker);
+      await respondOnce(ctx, db, async (db) => {
+        const speaker = await calls.addSpeaker(db, callId, c.request.requestBody as SpeakerBody);
+        if (!speaker) throw new HttpProblem(404, `No call with id ${callId}; create the call first.`);
+        return created(`/calls/${callId}/speakers/${speaker.id}`, asSpeaker(speaker));
+      });
     }) satisfies OperationHandler,
 
     getSpeaker: (async (c, ctx) => {

@@ -3,6 +3,7 @@ import * as gongSync from '../../db/gong-sync.js';
 import type { Database } from '../../db/pool.js';
 import { scopeOf } from '../auth.js';
 import type { GongSyncWorker } from '../gong-sync-worker.js';
+import { created, respondOnce } from '../idempotency.js';
 import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js';
 import { HttpProblem } from '../problem.js';
 import { pageOptions } from './paging.js';
@@ -23,11 +24,11 @@ export function syncHandlers(db: Database, worker: GongSyncWorker) {
       if (!worker.configured) {
         throw new HttpProblem(409, 'The Gong sync is not configured here: set GONG_ACCESS_KEY and GONG_ACCESS_KEY_SECRET, or GONG_ACCESS_TOKEN.');
       }
-      const run = await gongSync.createRun(db, { trigger: 'api', from, to });
-      worker.kick();
-      ctx.status = 202;
-      ctx.set('Location', `/sync/gong/runs/${run.id}`);
-      ctx.body = asRun(run);
+      await respondOnce(ctx, db, async (db) => {
+        const run = await gongSync.createRun(db, { trigger: 'api', from, to });
+        return created(`/sync/gong/runs/${run.id}`, asRun(run), 202);
+      });
+      worker.kick(); // after the commit, so the worker finds the run (a replay's kick finds nothing new)
     }) satisfies OperationHandler,
 
     getGongSyncRun: (async (c, ctx) => {

@@ -2511,6 +2511,329 @@ declare module 'zapatos/schema' {
   }
 
   /**
+   * **idempotency_keys**
+   * - Table in database
+   */
+  export namespace idempotency_keys {
+    export type Table = 'idempotency_keys';
+    export interface Selectable {
+      /**
+      * **idempotency_keys.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at: Date;
+      /**
+      * **idempotency_keys.expires_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `(now() + '24:00:00'::interval)`
+      */
+      expires_at: Date;
+      /**
+      * **idempotency_keys.fingerprint**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      fingerprint: string;
+      /**
+      * **idempotency_keys.key**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      key: string;
+      /**
+      * **idempotency_keys.principal**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      principal: string;
+      /**
+      * **idempotency_keys.request_method**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_method: string;
+      /**
+      * **idempotency_keys.request_path**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_path: string;
+      /**
+      * **idempotency_keys.response_body**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      response_body: string;
+      /**
+      * **idempotency_keys.response_location**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      response_location: string | null;
+      /**
+      * **idempotency_keys.response_status**
+      * - `int2` in database
+      * - `NOT NULL`, no default
+      */
+      response_status: number;
+    }
+    export interface JSONSelectable {
+      /**
+      * **idempotency_keys.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at: db.TimestampTzString;
+      /**
+      * **idempotency_keys.expires_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `(now() + '24:00:00'::interval)`
+      */
+      expires_at: db.TimestampTzString;
+      /**
+      * **idempotency_keys.fingerprint**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      fingerprint: string;
+      /**
+      * **idempotency_keys.key**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      key: string;
+      /**
+      * **idempotency_keys.principal**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      principal: string;
+      /**
+      * **idempotency_keys.request_method**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_method: string;
+      /**
+      * **idempotency_keys.request_path**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_path: string;
+      /**
+      * **idempotency_keys.response_body**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      response_body: string;
+      /**
+      * **idempotency_keys.response_location**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      response_location: string | null;
+      /**
+      * **idempotency_keys.response_status**
+      * - `int2` in database
+      * - `NOT NULL`, no default
+      */
+      response_status: number;
+    }
+    export interface Whereable {
+      /**
+      * **idempotency_keys.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.expires_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `(now() + '24:00:00'::interval)`
+      */
+      expires_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.fingerprint**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      fingerprint?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.key**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      key?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.principal**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      principal?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.request_method**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_method?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.request_path**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_path?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.response_body**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      response_body?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.response_location**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      response_location?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **idempotency_keys.response_status**
+      * - `int2` in database
+      * - `NOT NULL`, no default
+      */
+      response_status?: number | db.Parameter<number> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment | db.ParentColumn>;
+    }
+    export interface Insertable {
+      /**
+      * **idempotency_keys.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment;
+      /**
+      * **idempotency_keys.expires_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `(now() + '24:00:00'::interval)`
+      */
+      expires_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment;
+      /**
+      * **idempotency_keys.fingerprint**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      fingerprint: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **idempotency_keys.key**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      key: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **idempotency_keys.principal**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      principal: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **idempotency_keys.request_method**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_method: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **idempotency_keys.request_path**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_path: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **idempotency_keys.response_body**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      response_body: string | db.Parameter<string> | db.SQLFragment;
+      /**
+      * **idempotency_keys.response_location**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      response_location?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment;
+      /**
+      * **idempotency_keys.response_status**
+      * - `int2` in database
+      * - `NOT NULL`, no default
+      */
+      response_status: number | db.Parameter<number> | db.SQLFragment;
+    }
+    export interface Updatable {
+      /**
+      * **idempotency_keys.created_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `now()`
+      */
+      created_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **idempotency_keys.expires_at**
+      * - `timestamptz` in database
+      * - `NOT NULL`, default: `(now() + '24:00:00'::interval)`
+      */
+      expires_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **idempotency_keys.fingerprint**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      fingerprint?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **idempotency_keys.key**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      key?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **idempotency_keys.principal**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      principal?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **idempotency_keys.request_method**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_method?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **idempotency_keys.request_path**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      request_path?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **idempotency_keys.response_body**
+      * - `text` in database
+      * - `NOT NULL`, no default
+      */
+      response_body?: string | db.Parameter<string> | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment>;
+      /**
+      * **idempotency_keys.response_location**
+      * - `text` in database
+      * - Nullable, no default
+      */
+      response_location?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment>;
+      /**
+      * **idempotency_keys.response_status**
+      * - `int2` in database
+      * - `NOT NULL`, no default
+      */
+      response_status?: number | db.Parameter<number> | db.SQLFragment | db.SQLFragment<any, number | db.Parameter<number> | db.SQLFragment>;
+    }
+    export type UniqueIndex = 'idempotency_keys_pkey';
+    export type Column = keyof Selectable;
+    export type OnlyCols<T extends readonly Column[]> = Pick<Selectable, T[number]>;
+    export type SQLExpression = Table | db.ColumnNames<Updatable | (keyof Updatable)[]> | db.ColumnValues<Updatable> | Whereable | Column | db.ParentColumn | db.GenericSQLExpression;
+    export type SQL = SQLExpression | SQLExpression[];
+  }
+
+  /**
    * **reps**
    * - Table in database
    */
@@ -3871,20 +4194,20 @@ declare module 'zapatos/schema' {
   /* --- aggregate types --- */
 
   export namespace public {  
-    export type Table = analyses.Table | call_gong_stats.Table | call_tracker_occurrences.Table | call_trackers.Table | calls.Table | gong_api_usage.Table | gong_call_sync_state.Table | gong_sync_runs.Table | gong_trackers.Table | reps.Table | speakers.Table | transcripts.Table | webhook_events.Table;
-    export type Selectable = analyses.Selectable | call_gong_stats.Selectable | call_tracker_occurrences.Selectable | call_trackers.Selectable | calls.Selectable | gong_api_usage.Selectable | gong_call_sync_state.Selectable | gong_sync_runs.Selectable | gong_trackers.Selectable | reps.Selectable | speakers.Selectable | transcripts.Selectable | webhook_events.Selectable;
-    export type JSONSelectable = analyses.JSONSelectable | call_gong_stats.JSONSelectable | call_tracker_occurrences.JSONSelectable | call_trackers.JSONSelectable | calls.JSONSelectable | gong_api_usage.JSONSelectable | gong_call_sync_state.JSONSelectable | gong_sync_runs.JSONSelectable | gong_trackers.JSONSelectable | reps.JSONSelectable | speakers.JSONSelectable | transcripts.JSONSelectable | webhook_events.JSONSelectable;
-    export type Whereable = analyses.Whereable | call_gong_stats.Whereable | call_tracker_occurrences.Whereable | call_trackers.Whereable | calls.Whereable | gong_api_usage.Whereable | gong_call_sync_state.Whereable | gong_sync_runs.Whereable | gong_trackers.Whereable | reps.Whereable | speakers.Whereable | transcripts.Whereable | webhook_events.Whereable;
-    export type Insertable = analyses.Insertable | call_gong_stats.Insertable | call_tracker_occurrences.Insertable | call_trackers.Insertable | calls.Insertable | gong_api_usage.Insertable | gong_call_sync_state.Insertable | gong_sync_runs.Insertable | gong_trackers.Insertable | reps.Insertable | speakers.Insertable | transcripts.Insertable | webhook_events.Insertable;
-    export type Updatable = analyses.Updatable | call_gong_stats.Updatable | call_tracker_occurrences.Updatable | call_trackers.Updatable | calls.Updatable | gong_api_usage.Updatable | gong_call_sync_state.Updatable | gong_sync_runs.Updatable | gong_trackers.Updatable | reps.Updatable | speakers.Updatable | transcripts.Updatable | webhook_events.Updatable;
-    export type UniqueIndex = analyses.UniqueIndex | call_gong_stats.UniqueIndex | call_tracker_occurrences.UniqueIndex | call_trackers.UniqueIndex | calls.UniqueIndex | gong_api_usage.UniqueIndex | gong_call_sync_state.UniqueIndex | gong_sync_runs.UniqueIndex | gong_trackers.UniqueIndex | reps.UniqueIndex | speakers.UniqueIndex | transcripts.UniqueIndex | webhook_events.UniqueIndex;
-    export type Column = analyses.Column | call_gong_stats.Column | call_tracker_occurrences.Column | call_trackers.Column | calls.Column | gong_api_usage.Column | gong_call_sync_state.Column | gong_sync_runs.Column | gong_trackers.Column | reps.Column | speakers.Column | transcripts.Column | webhook_events.Column;
+    export type Table = analyses.Table | call_gong_stats.Table | call_tracker_occurrences.Table | call_trackers.Table | calls.Table | gong_api_usage.Table | gong_call_sync_state.Table | gong_sync_runs.Table | gong_trackers.Table | idempotency_keys.Table | reps.Table | speakers.Table | transcripts.Table | webhook_events.Table;
+    export type Selectable = analyses.Selectable | call_gong_stats.Selectable | call_tracker_occurrences.Selectable | call_trackers.Selectable | calls.Selectable | gong_api_usage.Selectable | gong_call_sync_state.Selectable | gong_sync_runs.Selectable | gong_trackers.Selectable | idempotency_keys.Selectable | reps.Selectable | speakers.Selectable | transcripts.Selectable | webhook_events.Selectable;
+    export type JSONSelectable = analyses.JSONSelectable | call_gong_stats.JSONSelectable | call_tracker_occurrences.JSONSelectable | call_trackers.JSONSelectable | calls.JSONSelectable | gong_api_usage.JSONSelectable | gong_call_sync_state.JSONSelectable | gong_sync_runs.JSONSelectable | gong_trackers.JSONSelectable | idempotency_keys.JSONSelectable | reps.JSONSelectable | speakers.JSONSelectable | transcripts.JSONSelectable | webhook_events.JSONSelectable;
+    export type Whereable = analyses.Whereable | call_gong_stats.Whereable | call_tracker_occurrences.Whereable | call_trackers.Whereable | calls.Whereable | gong_api_usage.Whereable | gong_call_sync_state.Whereable | gong_sync_runs.Whereable | gong_trackers.Whereable | idempotency_keys.Whereable | reps.Whereable | speakers.Whereable | transcripts.Whereable | webhook_events.Whereable;
+    export type Insertable = analyses.Insertable | call_gong_stats.Insertable | call_tracker_occurrences.Insertable | call_trackers.Insertable | calls.Insertable | gong_api_usage.Insertable | gong_call_sync_state.Insertable | gong_sync_runs.Insertable | gong_trackers.Insertable | idempotency_keys.Insertable | reps.Insertable | speakers.Insertable | transcripts.Insertable | webhook_events.Insertable;
+    export type Updatable = analyses.Updatable | call_gong_stats.Updatable | call_tracker_occurrences.Updatable | call_trackers.Updatable | calls.Updatable | gong_api_usage.Updatable | gong_call_sync_state.Updatable | gong_sync_runs.Updatable | gong_trackers.Updatable | idempotency_keys.Updatable | reps.Updatable | speakers.Updatable | transcripts.Updatable | webhook_events.Updatable;
+    export type UniqueIndex = analyses.UniqueIndex | call_gong_stats.UniqueIndex | call_tracker_occurrences.UniqueIndex | call_trackers.UniqueIndex | calls.UniqueIndex | gong_api_usage.UniqueIndex | gong_call_sync_state.UniqueIndex | gong_sync_runs.UniqueIndex | gong_trackers.UniqueIndex | idempotency_keys.UniqueIndex | reps.UniqueIndex | speakers.UniqueIndex | transcripts.UniqueIndex | webhook_events.UniqueIndex;
+    export type Column = analyses.Column | call_gong_stats.Column | call_tracker_occurrences.Column | call_trackers.Column | calls.Column | gong_api_usage.Column | gong_call_sync_state.Column | gong_sync_runs.Column | gong_trackers.Column | idempotency_keys.Column | reps.Column | speakers.Column | transcripts.Column | webhook_events.Column;
   
-    export type AllBaseTables = [analyses.Table, call_gong_stats.Table, call_tracker_occurrences.Table, call_trackers.Table, calls.Table, gong_api_usage.Table, gong_call_sync_state.Table, gong_sync_runs.Table, gong_trackers.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
+    export type AllBaseTables = [analyses.Table, call_gong_stats.Table, call_tracker_occurrences.Table, call_trackers.Table, calls.Table, gong_api_usage.Table, gong_call_sync_state.Table, gong_sync_runs.Table, gong_trackers.Table, idempotency_keys.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
     export type AllForeignTables = [];
     export type AllViews = [];
     export type AllMaterializedViews = [];
-    export type AllTablesAndViews = [analyses.Table, call_gong_stats.Table, call_tracker_occurrences.Table, call_trackers.Table, calls.Table, gong_api_usage.Table, gong_call_sync_state.Table, gong_sync_runs.Table, gong_trackers.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
+    export type AllTablesAndViews = [analyses.Table, call_gong_stats.Table, call_tracker_occurrences.Table, call_trackers.Table, calls.Table, gong_api_usage.Table, gong_call_sync_state.Table, gong_sync_runs.Table, gong_trackers.Table, idempotency_keys.Table, reps.Table, speakers.Table, transcripts.Table, webhook_events.Table];
   }
 
 
@@ -3921,6 +4244,7 @@ declare module 'zapatos/schema' {
     "gong_call_sync_state": gong_call_sync_state.Selectable;
     "gong_sync_runs": gong_sync_runs.Selectable;
     "gong_trackers": gong_trackers.Selectable;
+    "idempotency_keys": idempotency_keys.Selectable;
     "reps": reps.Selectable;
     "speakers": speakers.Selectable;
     "transcripts": transcripts.Selectable;
@@ -3937,6 +4261,7 @@ declare module 'zapatos/schema' {
     "gong_call_sync_state": gong_call_sync_state.JSONSelectable;
     "gong_sync_runs": gong_sync_runs.JSONSelectable;
     "gong_trackers": gong_trackers.JSONSelectable;
+    "idempotency_keys": idempotency_keys.JSONSelectable;
     "reps": reps.JSONSelectable;
     "speakers": speakers.JSONSelectable;
     "transcripts": transcripts.JSONSelectable;
@@ -3953,6 +4278,7 @@ declare module 'zapatos/schema' {
     "gong_call_sync_state": gong_call_sync_state.Whereable;
     "gong_sync_runs": gong_sync_runs.Whereable;
     "gong_trackers": gong_trackers.Whereable;
+    "idempotency_keys": idempotency_keys.Whereable;
     "reps": reps.Whereable;
     "speakers": speakers.Whereable;
     "transcripts": transcripts.Whereable;
@@ -3969,6 +4295,7 @@ declare module 'zapatos/schema' {
     "gong_call_sync_state": gong_call_sync_state.Insertable;
     "gong_sync_runs": gong_sync_runs.Insertable;
     "gong_trackers": gong_trackers.Insertable;
+    "idempotency_keys": idempotency_keys.Insertable;
     "reps": reps.Insertable;
     "speakers": speakers.Insertable;
     "transcripts": transcripts.Insertable;
@@ -3985,6 +4312,7 @@ declare module 'zapatos/schema' {
     "gong_call_sync_state": gong_call_sync_state.Updatable;
     "gong_sync_runs": gong_sync_runs.Updatable;
     "gong_trackers": gong_trackers.Updatable;
+    "idempotency_keys": idempotency_keys.Updatable;
     "reps": reps.Updatable;
     "speakers": speakers.Updatable;
     "transcripts": transcripts.Updatable;
@@ -4001,6 +4329,7 @@ declare module 'zapatos/schema' {
     "gong_call_sync_state": gong_call_sync_state.UniqueIndex;
     "gong_sync_runs": gong_sync_runs.UniqueIndex;
     "gong_trackers": gong_trackers.UniqueIndex;
+    "idempotency_keys": idempotency_keys.UniqueIndex;
     "reps": reps.UniqueIndex;
     "speakers": speakers.UniqueIndex;
     "transcripts": transcripts.UniqueIndex;
@@ -4017,6 +4346,7 @@ declare module 'zapatos/schema' {
     "gong_call_sync_state": gong_call_sync_state.Column;
     "gong_sync_runs": gong_sync_runs.Column;
     "gong_trackers": gong_trackers.Column;
+    "idempotency_keys": idempotency_keys.Column;
     "reps": reps.Column;
     "speakers": speakers.Column;
     "transcripts": transcripts.Column;
@@ -4033,6 +4363,7 @@ declare module 'zapatos/schema' {
     "gong_call_sync_state": gong_call_sync_state.SQL;
     "gong_sync_runs": gong_sync_runs.SQL;
     "gong_trackers": gong_trackers.SQL;
+    "idempotency_keys": idempotency_keys.SQL;
     "reps": reps.SQL;
     "speakers": speakers.SQL;
     "transcripts": transcripts.SQL;
