@@ -59,7 +59,7 @@ context.databaseUrl = target.url;
 const db: Database = await step('pool', () => openPool(target.url, config));
 startedParts.push(() => db.end());
 if (config.migrateOnStart) {
-  const applied = await step('migrate', () => migrate(target.url));
+  const applied = await step('migrate', () => migrate(config.migrationDatabaseUrl ?? target.url));
   logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
 }
 
