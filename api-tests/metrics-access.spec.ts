@@ -11,7 +11,7 @@ import { startOwnServer, type OwnServer } from './support/own-server.js';
 import { testEnvironment } from './support/test-environment.js';
 import { signToken } from './support/tokens.js';
 
-const METRICS_LINE = /^call_coach_db_pool_connections\{state="total"\} \d+$/m;
+const METRICS_LINE = /^call_coach_db_pool_connections\{[^}]*state="total"[^}]*\} \d+$/m;
 
 async function withServer(env: Record<string, string>, run: (server: OwnServer) => Promise<void>): Promise<void> {
   const server = await startOwnServer({ database: { url: testEnvironment().databaseUrl }, env: { MIGRATE_ON_START: 'false', ...env } });
