@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { checkMetricsAccess, sendMetrics } from '../metrics-access.js';
-import { sql } from 'slonik';
+import { pingDatabase } from '../../db/health.js';
 import type { Database } from '../../db/pool.js';
 import { DOCS_CSP, DOCS_HTML } from '../docs.js';
 import type { OperationHandler } from '../openapi.js';
@@ -19,10 +19,8 @@ export function systemHandlers(
     }) satisfies OperationHandler,
 
     getReady: (async (_c, ctx) => {
-      const started = performance.now();
-      const database = await db
-        .connect((connection) => connection.query(sql.unsafe`SELECT 1`))
-        .then(() => ({ reachable: true, latency_ms: Math.round((performance.now() - started) * 100) / 100 }))
+      const database = await pingDatabase(db)
+        .then((latency) => ({ reachable: true, latency_ms: latency }))
         .catch((error: Error) => ({ reachable: false, error: error.message }));
       ctx.status = database.reachable ? 200 : 503;
       if (!database.reachable) ctx.set('Retry-After', '2');
