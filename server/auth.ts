@@ -28,9 +28,7 @@ const VERIFIED_TOKEN_TTL_S = 600;
  * remembered.
  */
 export function verifyBearer(secret: string): Middleware {
-  // As a KeyObject, made once: given a string, jsonwebtoken first tries it as a PEM public key
-  // (createPublicKey, which throws) and then makes the secret key, on every request. That was
-  // the most expensive step of an authenticated request (docs/benchmarks.md).
+  // A KeyObject made once: from a string jsonwebtoken makes a key per request (docs/benchmarks.md).
   const key = createSecretKey(Buffer.from(secret, 'utf8'));
   const verify = jwt({ secret: key as unknown as string, algorithms: ['HS256'], passthrough: true, key: 'jwtClaims' });
   const verified = new Map<string, { claims: Record<string, unknown>; until: number }>();

@@ -4,7 +4,7 @@ import { migrate } from '../db/migrate.js';
 import type { Database } from '../db/pool.js';
 import { createApp } from './app.js';
 import { loadConfig, type Config } from './config.js';
-import { openPool, resolveDatabase, type DatabaseTarget } from './database.js';
+import { openPool, resolveDatabase, type DatabaseTarget } from './database-startup.js';
 import { startGongSyncWorker } from './gong-sync-worker.js';
 import { createLogger, type Logger } from './logger.js';
 import { listenForMetrics } from './metrics-access.js';
