@@ -207,4 +207,31 @@ test.describe('analyses API', { tag: '@integration' }, () => {
     const manager = api.as(signToken({ role: 'manager', email: uniqueEmail('boss') }));
     expect((await manager.get(`/analyses/${otherAnalysis.id}`)).status()).toBe(200);
   });
+
+  test("a rep does not see a colleague's analysis of a call they both spoke on; managers, service and admin do", async ({ api, trackCall }) => {
+    const shared = await callWithRep(api, trackCall);
+    const colleague = uniqueEmail('colleague');
+    expect((await api.post(`/calls/${shared.callId}/speakers`, { name: 'Priya Raman', email: colleague, role: 'se', company_side: true })).status()).toBe(201);
+    const mine = await (await api.post(`/calls/${shared.callId}/analyses`, analysisBody(shared.repEmail))).json();
+    const theirs = await (
+      await api.post(`/calls/${shared.callId}/analyses`, analysisBody(colleague, { coaching_notes: 'Private to Priya', areas_for_improvement: ['Listening'] }))
+    ).json();
+
+    const rep = api.as(signToken({ role: 'rep', email: shared.repEmail.toUpperCase() }));
+    expect((await rep.get(`/analyses/${theirs.id}`)).status()).toBe(404);
+    expect((await rep.get(`/analyses/${mine.id}`)).status()).toBe(200);
+    const list = await (await rep.get(`/calls/${shared.callId}/analyses`)).json();
+    expect(list.data.map((a: { id: string }) => a.id)).toEqual([mine.id]);
+
+    const colleagueToken = api.as(signToken({ role: 'rep', email: colleague }));
+    expect((await colleagueToken.get(`/analyses/${mine.id}`)).status()).toBe(404);
+    expect((await colleagueToken.get(`/analyses/${theirs.id}`)).status()).toBe(200);
+
+    for (const role of ['manager', 'service', 'admin'] as const) {
+      const reader = api.as(signToken({ role, email: uniqueEmail(role) }));
+      expect((await reader.get(`/analyses/${theirs.id}`)).status(), role).toBe(200);
+      const all = await (await reader.get(`/calls/${shared.callId}/analyses`)).json();
+      expect(all.data.map((a: { id: string }) => a.id).sort(), role).toEqual([mine.id, theirs.id].sort());
+    }
+  });
 });

@@ -39,7 +39,20 @@ test.describe('Swagger UI in a browser', { tag: '@integration' }, () => {
     const call = await (await api.post('/calls', newCall())).json();
     trackCall(call.id);
 
-    await page.goto('/docs');
+    // Every Content-Security-Policy violation, as the page sees it and as the console reports it.
+    const consoleViolations: string[] = [];
+    page.on('console', (message) => {
+      if (/Content[- ]Security[- ]Policy/i.test(message.text())) consoleViolations.push(message.text());
+    });
+    await page.addInitScript(() => {
+      const seen: string[] = [];
+      (window as unknown as { cspViolations: string[] }).cspViolations = seen;
+      document.addEventListener('securitypolicyviolation', (event) => seen.push(`${event.violatedDirective} ${event.blockedURI} ${event.sample}`));
+    });
+    const violations = () => page.evaluate(() => [...(window as unknown as { cspViolations: string[] }).cspViolations]);
+
+    const docs = await page.goto('/docs');
+    expect(docs?.headers()['content-security-policy'], 'the page carries a CSP').toContain("script-src 'self'");
     await page.locator('.btn.authorize').first().click();
     const dialog = page.locator('.modal-ux');
     // The dialog lists every security scheme; the partner API's is bearerAuth.
@@ -57,6 +70,20 @@ test.describe('Swagger UI in a browser', { tag: '@integration' }, () => {
     const live = operation.locator('.live-responses-table .response');
     await expect(live.locator('.response-col_status')).toHaveText('200');
     await expect(live.locator('.response-col_description')).toContainText(call.gong_call_id);
+
+    expect(await violations(), 'CSP violations seen by the page').toEqual([]);
+    expect(consoleViolations, 'CSP violations in the console').toEqual([]);
+
+    // The policy is enforced and the listeners hear it: an injected inline script is blocked and reported.
+    const ran = await page.evaluate(() => {
+      const script = document.createElement('script');
+      script.textContent = 'window.inlineScriptRan = true';
+      document.body.append(script);
+      return Boolean((window as unknown as { inlineScriptRan?: boolean }).inlineScriptRan);
+    });
+    expect(ran, 'an inline script runs under the CSP').toBe(false);
+    await expect.poll(violations, { message: 'the injected inline script is reported' }).toEqual([expect.stringMatching(/^script-src/)]);
+    await expect.poll(() => consoleViolations.length, { message: 'and the console reports it' }).toBe(1);
 
     // Kept in test-results/ (and in the HTML report on CI).
     const screenshot = testInfo.outputPath('swagger-ui-try-it-out.png');

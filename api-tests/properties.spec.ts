@@ -7,6 +7,8 @@
  *   faults    - requests with exactly one fault get 400 (missing required field, wrong type, out of
  *               range, bad uuid/format, unknown property, malformed JSON), 415 (wrong content
  *               type) or 413 (oversized body), as problem+json, never a 5xx
+ *   bounds    - every bounded array of a body, filled to its maxItems, is accepted (and fits the
+ *               body limit); with one item more it is a 400 naming the array
  *   auth      - protected operations refuse missing, garbage, expired, wrong-key and alg:none
  *               tokens with 401 and WWW-Authenticate
  *   delete    - after a DELETE the resource is 404 (for every DELETE operation in the spec)
@@ -19,7 +21,7 @@ import fc from 'fast-check';
 import type { OpenAPIV3 } from 'openapi-types';
 import { contract, specOperations } from './support/contract.js';
 import { expect, sql, test, type ApiClient } from './support/fixtures.js';
-import { arbitrary, faults, type Fault, type Schema } from './support/schema-arbitrary.js';
+import { arbitrary, arrayBounds, faults, type ArrayBound, type Fault, type Schema } from './support/schema-arbitrary.js';
 import { testEnvironment } from './support/test-environment.js';
 import { signToken, unsignedToken } from './support/tokens.js';
 
@@ -116,20 +118,9 @@ const RULES: Record<string, Rule> = {
       return { ...built, body: { from: new Date(start).toISOString(), to: new Date(last).toISOString() } };
     },
   },
-  // One person once per request.
-  upsertCallByGongId: {
-    repair: (built) => {
-      const body = built.body as { speakers?: { email?: string | null; gong_speaker_id?: string | null }[] };
-      const seen = new Set<string>();
-      const distinct = (body.speakers ?? []).filter((speaker) => {
-        const keys = [speaker.email?.toLowerCase(), speaker.gong_speaker_id?.toLowerCase()].filter(Boolean).map((k) => `${k}`);
-        if (keys.some((key) => seen.has(key))) return false;
-        keys.forEach((key) => seen.add(key));
-        return true;
-      });
-      return body.speakers ? { ...built, body: { ...body, speakers: distinct } } : built;
-    },
-  },
+  // One person once per request: a repeated email or Gong speaker id is made unique, so as many speakers are sent.
+  createCall: { repair: distinctSpeakers },
+  upsertCallByGongId: { repair: distinctSpeakers },
   // Gong deliveries carry the webhook's key; what they store is removed after the test.
   receiveGongWebhook: {
     repair: (built) => ({ ...built, query: { ...built.query, key: testEnvironment().gong.urlKey } }),
@@ -140,6 +131,20 @@ const RULES: Record<string, Rule> = {
     },
   },
 };
+
+function distinctSpeakers(built: Built): Built {
+  const body = built.body as { speakers?: { email?: string | null; gong_speaker_id?: string | null }[] };
+  if (!body.speakers) return built;
+  const seen = new Set<string>();
+  const speakers = body.speakers.map((speaker, index) => {
+    const email = speaker.email && seen.has(`email ${speaker.email.toLowerCase()}`) ? `d${index}.${speaker.email}` : speaker.email;
+    const gongId = speaker.gong_speaker_id && seen.has(`gong ${speaker.gong_speaker_id.toLowerCase()}`) ? null : speaker.gong_speaker_id;
+    if (email) seen.add(`email ${email.toLowerCase()}`);
+    if (gongId) seen.add(`gong ${gongId.toLowerCase()}`);
+    return { ...speaker, ...(email !== undefined ? { email } : {}), ...(gongId !== undefined ? { gong_speaker_id: gongId } : {}) };
+  });
+  return { ...built, body: { ...body, speakers } };
+}
 
 /** Counts what one test sends, for its report line. */
 class Counter {
@@ -349,6 +354,45 @@ test.describe(`every operation, property-based (seed ${SEED}, ${RUNS} runs)`, { 
           }),
           assertOptions(FAULT_RUNS * 2),
         );
+      }
+
+      // 2b. Every bounded array of the body at its maxItems (never refused as invalid, never a 5xx,
+      //    and within the body limit: a bound the body limit cannot carry is a contract fault) and
+      //    with one item more (400 naming the array). Arrays are found in bodies sampled from the
+      //    schema, one sample per array of the schema (its pointer with indices as *).
+      if (operation.body) {
+        const samples = fc.sample(requestArbitrary(operation), { seed: SEED, numRuns: 30 }) as { body: unknown }[];
+        const byArray = new Map<string, { request: object; bound: ArrayBound }>();
+        for (const [index, request] of samples.entries()) {
+          for (const bound of arrayBounds(operation.body, request.body, SEED + index)) {
+            const key = bound.pointer.replace(/\/\d+(?=\/|$)/g, '/*');
+            if (!byArray.has(key)) byArray.set(key, { request, bound });
+          }
+        }
+        const limit = operation.bodyLimit!;
+        for (const [key, { request, bound }] of byArray) {
+          const at = await build(operation, resources, { ...request, useExisting: true, body: bound.atBound }, context);
+          const atBytes = Buffer.byteLength(JSON.stringify(at.body));
+          expect(atBytes, `${key || '/'} at its maxItems (${bound.maxItems}) fits the body limit (${limit} bytes)`).toBeLessThanOrEqual(limit);
+          counter.count('array at its bound');
+          const accepted = await send(api, operation, at);
+          const detail = accepted.status() >= 400 ? JSON.stringify(await accepted.json()).slice(0, 500) : '';
+          expect(accepted.status(), `${key || '/'} with ${bound.maxItems} items -> ${detail}`).not.toBe(400);
+          expect(accepted.status(), `${key || '/'} with ${bound.maxItems} items -> ${detail}`).toBeLessThan(500);
+          if (accepted.status() === 201 && accepted.headers().location) track(accepted.headers().location!);
+          if (accepted.status() < 300 && RULES[operation.id]?.after) RULES[operation.id]!.after!(await accepted.json(), context);
+
+          const over = await build(operation, resources, { ...request, useExisting: true, body: bound.overBound }, context);
+          counter.count('array over its bound');
+          const refused = await send(api, operation, over);
+          const problem = (await refused.json()) as Problem;
+          expect(refused.status(), `${key || '/'} with ${bound.maxItems + 1} items -> ${JSON.stringify(problem).slice(0, 500)}`).toBe(400);
+          expect(problem.errors, `${key || '/'} with ${bound.maxItems + 1} items: errors[] names the array`).toContainEqual({
+            location: 'body',
+            path: bound.pointer || '/',
+            message: `must NOT have more than ${bound.maxItems} items`,
+          });
+        }
       }
 
       // 3. Faults in the body as bytes: malformed JSON (400), wrong content type (415), too big (413).

@@ -237,7 +237,12 @@ test.describe('rep insights', { tag: '@integration' }, () => {
         { week_start: '2011-01-10', analyses: 1, overall_average: 76 },
         { week_start: '2011-01-17', analyses: 1, overall_average: 88 },
       ],
-      skill_gaps: [],
+      // No other ae was scored in this window: no team average, so every gap is unknown.
+      skill_gaps: [
+        { dimension: 'discovery', rep_average: 73.5, team_average: null, gap: null, severity: null },
+        { dimension: 'engagement', rep_average: 76.5, team_average: null, gap: null, severity: null },
+        { dimension: 'objection_handling', rep_average: 88, team_average: null, gap: null, severity: null },
+      ],
       recent_wins: [
         { analysis_id: a4, call_id: call3.id, call_title: call3.title, overall_score: 88, created_at: '2011-01-20T10:00:00+00:00' },
         { analysis_id: a2, call_id: rep.callId, call_title: rep.callTitle, overall_score: 85, created_at: '2011-01-05T10:00:00+00:00' },
@@ -275,24 +280,47 @@ test.describe('rep insights', { tag: '@integration' }, () => {
     const rep = await newRep(t);
     const peer1 = await newRep(t);
     const peer2 = await newRep(t);
+    const peer3 = await newRep(t);
     const otherRole = await newRep(t, { role: 'se' });
     const at = '2012-03-10T12:00:00Z';
     await seedAnalysis(t, rep.callId, rep.email, at, { discovery: 50, engagement: 80, product_knowledge: 70 });
     await seedAnalysis(t, peer1.callId, peer1.email, at, { discovery: 70, engagement: 84, product_knowledge: 78 });
+    // peer1 counts once: its own average (70 + 74) / 2 = 72, however many analyses it has.
+    await seedAnalysis(t, peer1.callId, peer1.email, '2012-03-11T12:00:00Z', { discovery: 74 });
     await seedAnalysis(t, peer2.callId, peer2.email, at, { discovery: 72, engagement: 86, product_knowledge: 80 });
+    await seedAnalysis(t, peer3.callId, peer3.email, at, { discovery: 72, engagement: 85, product_knowledge: 79 });
     await seedAnalysis(t, otherRole.callId, otherRole.email, at, { discovery: 10, product_knowledge: 10 });
     await seedAnalysis(t, peer1.callId, peer1.email, '2012-04-01T00:00:00Z', { discovery: 0, product_knowledge: 0 });
 
     const url = `/reps/${rep.id}/insights?from=2012-03-01T00:00:00Z&to=2012-04-01T00:00:00Z`;
     const insights = await (await t.api.get(url)).json();
-    // team: discovery (70 + 72) / 2 = 71 → gap 21 high; product_knowledge 79 → 9 medium; engagement 85 → 5, not a gap
+    // team: discovery (72 + 72 + 72) / 3 = 72 → gap 22 high; product_knowledge 79 → 9 medium; engagement 85 → 5, not a gap
     expect(insights.skill_gaps).toEqual([
-      { dimension: 'discovery', rep_average: 50, team_average: 71, gap: 21, severity: 'high' },
+      { dimension: 'discovery', rep_average: 50, team_average: 72, gap: 22, severity: 'high' },
       { dimension: 'product_knowledge', rep_average: 70, team_average: 79, gap: 9, severity: 'medium' },
     ]);
     // The peer's team is the others: the rep (50) is below it, so no gap for the peer on discovery.
     const peerView = await (await t.api.get(`/reps/${peer2.id}/insights?from=2012-03-01T00:00:00Z&to=2012-04-01T00:00:00Z`)).json();
     expect(peerView.skill_gaps).toEqual([]);
+  });
+
+  test("a team average needs at least 3 other reps scored on the dimension, so it never shows one colleague's score", async ({ api, db, cleanup, trackCall }) => {
+    const t: Ctx = { api, db, cleanup, trackCall };
+    const rep = await newRep(t);
+    const peers = [await newRep(t), await newRep(t), await newRep(t)];
+    const window = 'from=2013-06-01T00:00:00Z&to=2013-07-01T00:00:00Z';
+    const gapsOf = async () => (await (await t.api.get(`/reps/${rep.id}/insights?${window}`)).json()).skill_gaps;
+    await seedAnalysis(t, rep.callId, rep.email, '2013-06-10T12:00:00Z', { discovery: 40, engagement: 40 });
+    // One colleague scored: its score is not shown as the team's.
+    await seedAnalysis(t, peers[0]!.callId, peers[0]!.email, '2013-06-11T12:00:00Z', { discovery: 90, engagement: 90 });
+    const unknown = (dimension: string) => ({ dimension, rep_average: 40, team_average: null, gap: null, severity: null });
+    expect(await gapsOf()).toEqual([unknown('discovery'), unknown('engagement')]);
+    // Two: still not enough.
+    await seedAnalysis(t, peers[1]!.callId, peers[1]!.email, '2013-06-12T12:00:00Z', { discovery: 80, engagement: 80 });
+    expect(await gapsOf()).toEqual([unknown('discovery'), unknown('engagement')]);
+    // Three scored on discovery (one of them not on engagement): discovery has a team average, engagement not yet.
+    await seedAnalysis(t, peers[2]!.callId, peers[2]!.email, '2013-06-13T12:00:00Z', { discovery: 70 });
+    expect(await gapsOf()).toEqual([{ dimension: 'discovery', rep_average: 40, team_average: 80, gap: 40, severity: 'high' }, unknown('engagement')]);
   });
 
   test('conversation metrics averaged over the analysed calls that have a transcript', async ({ api, db, cleanup, trackCall }) => {

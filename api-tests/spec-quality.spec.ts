@@ -29,6 +29,43 @@ function checkExample(where: string, schema: object | undefined, value: unknown)
   return schemaErrors(schema, value).map((error) => `${where}: ${error}`);
 }
 
+/**
+ * Where a request schema leaves a size open, as a security review of an OpenAPI document reads it:
+ * a string without maxLength (an enum bounds itself), an array without maxItems, an integer without
+ * minimum, maximum and format, a number without minimum and maximum, and an object that admits
+ * members the spec does not name (free-form JSON, a map) without maxProperties. What free-form
+ * JSON holds inside is bounded by the body limit and the nesting depth, not by a schema.
+ */
+function unboundedRequestSchemas(schema: unknown, where: string, seen = new Set<unknown>()): string[] {
+  if (!schema || typeof schema !== 'object' || seen.has(schema)) return [];
+  seen.add(schema);
+  const s = schema as Record<string, unknown> & { type?: string };
+  const found: string[] = [];
+  const missing = (...keys: string[]) => keys.filter((key) => s[key] === undefined);
+  const type = s.type ?? (s.properties ? 'object' : s.items ? 'array' : undefined);
+  if (type === 'string' && !s.enum && s.maxLength === undefined) found.push(`${where}: string without maxLength`);
+  if (type === 'array' && s.maxItems === undefined) found.push(`${where}: array without maxItems`);
+  if (type === 'integer' && missing('minimum', 'maximum', 'format').length) {
+    found.push(`${where}: integer without ${missing('minimum', 'maximum', 'format').join(', ')}`);
+  }
+  if (type === 'number' && missing('minimum', 'maximum').length) found.push(`${where}: number without ${missing('minimum', 'maximum').join(', ')}`);
+  if (type === 'object' && s.additionalProperties !== false && s.maxProperties === undefined) {
+    found.push(`${where}: object admitting unnamed members without maxProperties`);
+  }
+  if (type === undefined && !s.enum && !s.allOf && !s.oneOf && !s.anyOf) found.push(`${where}: no type, so no bound`);
+  for (const [name, property] of Object.entries((s.properties ?? {}) as Record<string, unknown>)) {
+    found.push(...unboundedRequestSchemas(property, `${where}/${name}`, seen));
+  }
+  if (s.items) found.push(...unboundedRequestSchemas(s.items, `${where}[]`, seen));
+  if (s.additionalProperties && typeof s.additionalProperties === 'object') {
+    found.push(...unboundedRequestSchemas(s.additionalProperties, `${where}/*`, seen));
+  }
+  for (const key of ['allOf', 'oneOf', 'anyOf'] as const) {
+    for (const [index, part] of ((s[key] ?? []) as unknown[]).entries()) found.push(...unboundedRequestSchemas(part, `${where}/${key}/${index}`, seen));
+  }
+  return found;
+}
+
 test.describe('openapi.yaml quality', () => {
   test('every operation has an operationId, a summary and a declared tag', async () => {
     const doc = await document();
@@ -169,5 +206,32 @@ test.describe('openapi.yaml quality', () => {
     visit(doc.components?.headers, '#/components/headers', new Set());
     expect(problems).toEqual([]);
     expect(checked).toBeGreaterThan(0);
+  });
+  test('every string, array, integer, number and open object of every request has a bound', async () => {
+    let checked = 0;
+    const problems = (await operations()).flatMap(({ method, path, operation, parameters }) => {
+      const where = `${method} ${path}`;
+      const body = operation.requestBody as OpenAPIV3.RequestBodyObject | undefined;
+      const schemas: [string, unknown][] = [
+        ...parameters.map((parameter) => [`${where} ${parameter.in} parameter ${parameter.name}`, parameter.schema] as [string, unknown]),
+        ...Object.entries(body?.content ?? {}).map(([type, content]) => [`${where} request ${type} `, content.schema] as [string, unknown]),
+      ];
+      checked += schemas.length;
+      return schemas.flatMap(([label, schema]) => unboundedRequestSchemas(schema, label));
+    });
+    expect(problems).toEqual([]);
+    expect(checked, 'request schemas checked').toBeGreaterThan(20);
+  });
+
+  test('every bearer-protected write declares 403 (rep and manager only read); no operation without a bearer token does', async () => {
+    const problems = (await operations()).flatMap(({ method, path, operation }) => {
+      const where = `${method} ${path} (${operation.operationId})`;
+      const bearer = (operation.security ?? [{ bearerAuth: [] }]).some((requirement) => 'bearerAuth' in requirement);
+      const declares = '403' in operation.responses;
+      if (!bearer) return declares ? [`${where}: declares 403 but takes no bearer token, so no role is checked`] : [];
+      const writes = !['GET', 'HEAD'].includes(method);
+      return writes && !declares ? [`${where}: a write, so a rep or manager token gets 403; declare it`] : [];
+    });
+    expect(problems).toEqual([]);
   });
 });

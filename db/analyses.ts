@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { decodeCursor, page } from './cursor.js';
 import type { Database } from './pool.js';
 import { jsonbValue, jsonObject, noRows, row, tableRow, timestamp, uuid } from './rows.js';
-import { visibleCall, type Scope } from './scope.js';
+import { visibleAnalysis, visibleCall, type Scope } from './scope.js';
 
 type TimedExample = { start_ms: number; end_ms: number; summary: string };
 
@@ -57,7 +57,7 @@ function selectAnalysis(connection: CommonQueryMethods, analysisId: string, scop
   return connection.maybeOneFirst(sql.type(row({ analysis: analysisRecord }))`
     SELECT ${analysisJson} AS analysis
     FROM analyses a JOIN calls c ON c.id = a.call_id
-    WHERE a.id = ${analysisId} AND ${visibleCall(scope, 'c')}`);
+    WHERE a.id = ${analysisId} AND ${visibleCall(scope, 'c')} AND ${visibleAnalysis(scope, 'a')}`);
 }
 
 export type CreateAnalysisResult =
@@ -107,14 +107,14 @@ export function createAnalysis(db: Database, callId: string, input: AnalysisInpu
   });
 }
 
-/** One analysis, when the scope may see its call; otherwise null. */
+/** One analysis, when the scope may see its call and the analysed rep; otherwise null. */
 export function getAnalysis(db: Database, analysisId: string, scope: Scope): Promise<AnalysisRecord | null> {
   return db.connect((connection) => selectAnalysis(connection, analysisId, scope));
 }
 
 /**
- * A page of a call's analyses, newest first (keyset on created_at, id), or null when there is no
- * such call or the scope may not see it.
+ * A page of a call's analyses the scope may see, newest first (keyset on created_at, id), or null
+ * when there is no such call or the scope may not see it.
  */
 export function listCallAnalyses(
   db: Database,
@@ -133,7 +133,7 @@ export function listCallAnalyses(
         FROM (
           SELECT ${analysisJson} AS analysis, a.created_at, a.id
           FROM analyses a
-          WHERE a.call_id = c.id AND ${keyset}
+          WHERE a.call_id = c.id AND ${keyset} AND ${visibleAnalysis(scope, 'a')}
           ORDER BY a.created_at DESC, a.id DESC
           LIMIT ${options.limit + 1}) x), '[]'::json) AS rows
       FROM calls c WHERE c.id = ${callId} AND ${visibleCall(scope, 'c')}`);

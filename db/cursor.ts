@@ -14,16 +14,31 @@ export function encodeCursor(position: readonly (string | number)[]): string {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** RFC 3339 as PostgreSQL writes timestamptz in JSON; Date.parse alone also takes "1" or "May 5". */
+const TIMESTAMP = /^(?!0000)([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})$/;
+/** The largest PostgreSQL `integer` (sequence numbers): 1e308 or 1.5 would be a database error. */
+const INT4_MAX = 2_147_483_647;
+
+/** A timestamp PostgreSQL takes: Date.parse also takes 2026-02-31 (as March 3), which PostgreSQL refuses. */
+function isTimestamp(value: string): boolean {
+  const match = TIMESTAMP.exec(value);
+  if (!match) return false;
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
+  const lastOfMonth = new Date(0);
+  lastOfMonth.setUTCFullYear(year, month, 0); // day 0 of the next month (Date.UTC maps years below 100 to 19xx)
+  const daysInMonth = lastOfMonth.getUTCDate();
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59;
+}
 
 /** What each member of a keyset position may be; checked before it reaches SQL. */
 const PARTS = {
-  timestamp: (value: unknown): value is string => typeof value === 'string' && !Number.isNaN(Date.parse(value)),
+  timestamp: (value: unknown): value is string => typeof value === 'string' && isTimestamp(value),
   uuid: (value: unknown): value is string => typeof value === 'string' && UUID.test(value),
-  number: (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value),
-  text: (value: unknown): value is string => typeof value === 'string',
+  integer: (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 0 && (value as number) <= INT4_MAX,
+  text: (value: unknown): value is string => typeof value === 'string' && !value.includes('\u0000'),
 };
 type Part = keyof typeof PARTS;
-type Decoded<P extends readonly Part[]> = { [K in keyof P]: P[K] extends 'number' ? number : string };
+type Decoded<P extends readonly Part[]> = { [K in keyof P]: P[K] extends 'integer' ? number : string };
 
 /** The position, checked member by member against `parts` (e.g. ['timestamp', 'uuid']). */
 export function decodeCursor<const P extends readonly Part[]>(cursor: string, parts: P): Decoded<P> {

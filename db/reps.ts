@@ -105,6 +105,9 @@ export type InsightsPeriod = { period: 'week' | 'month' | 'quarter' } | { from: 
 
 const PERIOD_INTERVALS = { week: '7 days', month: '1 month', quarter: '3 months' } as const;
 
+/** Fewest other reps whose scores make a team average: with fewer, it would show a colleague's score. */
+export const TEAM_AVERAGE_MIN_REPS = 3;
+
 const averageOrNull = z.number().nullable();
 const repInsights = row({
   rep_id: uuid,
@@ -127,9 +130,9 @@ const repInsights = row({
     row({
       dimension: z.string(),
       rep_average: z.number(),
-      team_average: z.number(),
-      gap: z.number(),
-      severity: z.enum(['high', 'medium']),
+      team_average: z.number().nullable(),
+      gap: z.number().nullable(),
+      severity: z.enum(['high', 'medium']).nullable(),
     }),
   ),
   recent_wins: z.array(
@@ -191,19 +194,26 @@ export function getRepInsights(
           avg(score) FILTER (WHERE k > n / 2) AS recent,
           max(n) AS n
         FROM my_scores GROUP BY dimension),
-      -- The team: every other rep with the same role; the mean of their analyses' scores.
+      -- The team: every other rep with the same role scored on the dimension in the period; the
+      -- mean of their own averages (each colleague counts once), only when there are enough of
+      -- them that the figure reveals no single colleague's score.
       team AS (
-        SELECT sc.key AS dimension, avg(sc.value::numeric) AS average
-        FROM rep, bounds, reps peer
-          JOIN analyses a ON lower(a.rep_email) = peer.email
-          CROSS JOIN LATERAL jsonb_each_text(a.scores) sc
-        WHERE peer.role = rep.role AND peer.id <> rep.id
-          AND a.created_at >= bounds.from_at AND a.created_at < bounds.to_at
-        GROUP BY sc.key),
+        SELECT dimension, avg(peer_average) AS average
+        FROM (
+          SELECT peer.id, sc.key AS dimension, avg(sc.value::numeric) AS peer_average
+          FROM rep, bounds, reps peer
+            JOIN analyses a ON lower(a.rep_email) = peer.email
+            CROSS JOIN LATERAL jsonb_each_text(a.scores) sc
+          WHERE peer.role = rep.role AND peer.id <> rep.id
+            AND a.created_at >= bounds.from_at AND a.created_at < bounds.to_at
+          GROUP BY peer.id, sc.key) per_peer
+        GROUP BY dimension
+        HAVING count(*) >= ${TEAM_AVERAGE_MIN_REPS}),
+      -- A gap: more than 5 points below the team; or unknown (null) when there is no team average.
       gaps AS (
         SELECT d.dimension, d.average AS rep_average, t.average AS team_average, t.average - d.average AS gap
-        FROM dims d JOIN team t USING (dimension)
-        WHERE t.average - d.average > 5),
+        FROM dims d LEFT JOIN team t USING (dimension)
+        WHERE t.average IS NULL OR t.average - d.average > 5),
       period_calls AS (SELECT DISTINCT call_id FROM mine),
       ${callMetrics}
       SELECT json_build_object(
@@ -232,8 +242,8 @@ export function getRepInsights(
         'skill_gaps', COALESCE((
           SELECT json_agg(json_build_object(
             'dimension', dimension, 'rep_average', round(rep_average, 1), 'team_average', round(team_average, 1),
-            'gap', round(gap, 1), 'severity', CASE WHEN gap > 15 THEN 'high' ELSE 'medium' END)
-            ORDER BY gap DESC, dimension)
+            'gap', round(gap, 1), 'severity', CASE WHEN gap > 15 THEN 'high' WHEN gap > 5 THEN 'medium' END)
+            ORDER BY gap DESC NULLS LAST, dimension)
           FROM gaps), '[]'::json),
         'recent_wins', COALESCE((
           SELECT json_agg(json_build_object(

@@ -9,6 +9,15 @@ export type Scope = { repEmail: string | null };
 
 export const UNRESTRICTED: Scope = { repEmail: null };
 
+/**
+ * A condition on a row of `analyses` aliased `alias`: a `rep` sees only analyses of themselves
+ * (the analysed rep's email, case-insensitively), not a colleague's on a call they shared.
+ */
+export function visibleAnalysis(scope: Scope, alias: string): FragmentSqlToken {
+  if (scope.repEmail === null) return sql.fragment`TRUE`;
+  return sql.fragment`lower(${sql.identifier([alias, 'rep_email'])}) = lower(${scope.repEmail})`;
+}
+
 /** A condition on a row of `calls` aliased `alias`: true when the scope may see that call. */
 export function visibleCall(scope: Scope, alias: string): FragmentSqlToken {
   if (scope.repEmail === null) return sql.fragment`TRUE`;

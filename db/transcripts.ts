@@ -190,7 +190,7 @@ export async function searchTranscripts(db: Database, scope: Scope, input: Searc
 
 /** searchTranscripts' statement; exported so the bench EXPLAINs this very statement. */
 export function searchQuery(scope: Scope, input: SearchInput) {
-  const after = input.cursor ? decodeCursor(input.cursor, ['timestamp', 'uuid', 'number']) : null;
+  const after = input.cursor ? decodeCursor(input.cursor, ['timestamp', 'uuid', 'integer']) : null;
   const query = sql.fragment`websearch_to_tsquery('english', ${input.q})`;
   return sql.type(row({ hit: searchHit }))`
       WITH hits AS (

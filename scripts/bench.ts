@@ -35,7 +35,9 @@ import { makeTempDataDir, startEmbeddedPostgres } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
 import { UNRESTRICTED } from '../db/scope.js';
 import { insertSegmentsQuery, searchQuery } from '../db/transcripts.js';
+import { loadConfig } from '../server/config.js';
 import { SEEDED_GONG_CALL_ID, seedDatabase, seededSize, VOCABULARY, type SeedSize } from './bench-seed.js';
+import { transcriptLimits, transcriptLimitScenario } from './bench-transcript-limits.js';
 import { freePort } from './free-port.js';
 
 /** Keep in step with package.json's `start`: the bench measures the service as it is started. */
@@ -54,7 +56,8 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     'no-explain': { type: 'boolean', default: false },
     'shared-buffers': { type: 'string' },
-    only: { type: 'string', default: 'get,post,list,search,ingest,concurrency' },
+    only: { type: 'string', default: 'get,post,list,search,ingest,concurrency,limits' },
+    'limit-runs': { type: 'string', default: '3' },
     // V8 flags for the service, space-separated; by default the ones `npm start` uses.
     'node-args': { type: 'string', default: SERVICE_NODE_ARGS },
     'from-source': { type: 'boolean', default: false },
@@ -692,6 +695,14 @@ try {
   for (const connections of ONLY.has('concurrency') ? [50, 500] : []) {
     rows.push(await load({ scenario: `GET /calls/{id}, pool of ${POOL}`, proc: service, connections, script: getCallScript(idsFile), headers: auth }));
   }
+  // The largest transcript the contract allows, against the statement timeout the service applies
+  // (its environment does not set one: the default).
+  const limitsReport = ONLY.has('limits')
+    ? await transcriptLimitScenario({
+        baseURL: service.baseURL, token, log, runs: Number(args['limit-runs']), limits: transcriptLimits(),
+        statementTimeoutMs: loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret }).pool.statementTimeoutMs,
+      })
+    : '';
   await rm(idsFile, { force: true });
   const endLoad = loadavg();
   const endUptime = spawnSync('uptime', { encoding: 'utf8' }).stdout.trim();
@@ -714,6 +725,7 @@ try {
     '',
     table(rounds),
     ...(rows.length ? ['', 'The service alone:', '', table(rows)] : []),
+    ...(limitsReport ? ['', limitsReport] : []),
   ].join('\n');
   console.log(report);
   if (!args['no-explain']) console.log(`\n${await explain(target.url)}`);

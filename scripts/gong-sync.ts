@@ -11,7 +11,7 @@ import { claimRun, createRun, findUnfinishedRun, getRun, type ClaimedRun } from 
 import { migrate } from '../db/migrate.js';
 import { createDatabase } from '../db/pool.js';
 import { ConfigError, loadConfig } from '../server/config.js';
-import { resolveDatabase } from '../server/database.js';
+import { resolveDatabase } from '../server/database-startup.js';
 import { executeRun, leaseOwner, type RunOutcome } from '../server/gong-sync.js';
 
 const say = (line: string) => process.stderr.write(`gong-sync: ${line}\n`);

@@ -1,7 +1,7 @@
 /** `npm run db:migrate`: applies pending migrations to MIGRATION_DATABASE_URL, else DATABASE_URL (or the embedded database). */
 import { migrate } from '../db/migrate.js';
 import { loadConfig } from '../server/config.js';
-import { resolveDatabase } from '../server/database.js';
+import { resolveDatabase } from '../server/database-startup.js';
 import { createLogger } from '../server/logger.js';
 
 const config = loadConfig();

@@ -1,4 +1,5 @@
 import Koa from 'koa';
+import type { Registry } from 'prom-client';
 import type { Database } from '../db/pool.js';
 import { verifyBearer } from './auth.js';
 import { readBody } from './body.js';
@@ -18,6 +19,7 @@ import { webhookHandlers } from './handlers/webhooks.js';
 import { systemHandlers } from './handlers/system.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { metricsTokenScheme } from './metrics-access.js';
 import { problemErrors, requestId, requestLogger, securityHeaders } from './middleware.js';
 import { loadContract } from './openapi.js';
 import { rateLimit } from './rate-limit.js';
@@ -31,17 +33,17 @@ import { validate } from './validation.js';
  * DESIGN.md section 1. Every stage after `matchRoutes` reads the matched operation's compiled
  * route (routes.ts): its security, roles, body limit, validator and handler.
  */
-export async function createApp(deps: { config: Config; db: Database; logger: Logger; gongSync: GongSyncWorker }): Promise<Koa> {
+export async function createApp(deps: { config: Config; db: Database; logger: Logger; gongSync: GongSyncWorker }): Promise<Koa & { metrics: Registry }> {
   const { config, db, logger } = deps;
   const spec = loadSpec();
   const metrics = createMetrics(db, config.instanceId);
-  const schemes = { bearerAuth, ...gongSecurity(config.gongWebhook) };
+  const schemes = { bearerAuth, metricsToken: metricsTokenScheme(config.metrics), ...gongSecurity(config.gongWebhook) };
   const routes = compileRoutes(
     await loadContract(spec.document),
     {
-      ...systemHandlers(db, spec, metrics.registry),
+      ...systemHandlers(db, spec, metrics.registry, config.metrics),
       ...callHandlers(db),
-      ...transcriptHandlers(db),
+      ...transcriptHandlers(db, spec.document),
       ...analysisHandlers(db),
       ...repHandlers(db),
       ...webhookHandlers(db),
@@ -77,5 +79,5 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
   // 7. the operation's handler (conditional requests: ETag, 304)
   app.use(conditionalRequests(spec.document));
   app.use(handle);
-  return app;
+  return Object.assign(app, { metrics: metrics.registry }); // for METRICS_PORT's listener (main.ts)
 }

@@ -170,13 +170,14 @@ function refusalDetail(reason: unknown): string {
   return 'The bearer token is malformed or not signed by this service.';
 }
 
-/** Who asks for the credentials of a 401: this service's own tokens, or Gong's webhook deliveries. */
-export type Realm = 'call-coach' | 'gong-webhook';
+/** Who asks for the credentials of a 401: this service's own tokens, Gong's webhook deliveries, or a metrics scraper (METRICS_TOKEN). */
+export type Realm = 'call-coach' | 'gong-webhook' | 'metrics';
 
 /** What a 401 says when no credential was sent at all, by realm. */
 const SEND_CREDENTIALS: Record<Realm, string> = {
   'call-coach': 'Send a bearer token: Authorization: Bearer <JWT>.',
   'gong-webhook': 'Authenticate the delivery as configured in Gong.',
+  metrics: 'Send the metrics token: Authorization: Bearer <METRICS_TOKEN>.',
 };
 
 /** Every 401 the service sends: the detail, and the challenge of its realm (RFC 6750). */

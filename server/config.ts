@@ -56,6 +56,14 @@ export type Config = {
   };
   /** How long SIGTERM waits for in-flight requests before closing anyway. */
   shutdownTimeoutMs: number;
+  /** Who may read /metrics: open by default (local use); a bearer token, a listener of its own, or both. */
+  metrics: {
+    /** When set, /metrics needs `Authorization: Bearer <token>`. */
+    token: string | undefined;
+    /** When set, /metrics is served only by a listener of its own on this port (and `host`). */
+    port: number | undefined;
+    host: string;
+  };
   gongSync: GongSyncConfig;
 };
 
@@ -240,6 +248,11 @@ export function loadConfig(env: Env = process.env): Config {
       url: env.GONG_WEBHOOK_URL || undefined,
     },
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    metrics: {
+      token: secretKey(env, 'METRICS_TOKEN'),
+      port: env.METRICS_PORT ? integer(env, 'METRICS_PORT', 0, 1, 65535) : undefined,
+      host: env.METRICS_HOST || '127.0.0.1',
+    },
     gongSync: {
       baseUrl: gongBaseUrl(env),
       auth: gongAuth(env),

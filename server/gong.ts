@@ -110,15 +110,19 @@ export function callFromGong(payload: GongPayload): { gongCallId: string; call: 
   const speakers: SpeakerInput[] = [];
   for (const party of payload.callData.parties ?? []) {
     const email = party.emailAddress && EMAIL.test(party.emailAddress) ? party.emailAddress.toLowerCase() : null;
-    const key = email ?? (party.speakerId ? `speaker:${party.speakerId}` : `name:${party.name ?? party.id}`);
-    if (seen.has(key)) continue; // Gong lists a person once per method (invitee, attendee)
+    const speakerId = party.speakerId || null; // an empty id is no id
+    const key = email ?? (speakerId ? `speaker:${speakerId}` : `name:${party.name ?? party.id}`);
+    // Gong lists a person once per method (invitee, attendee); one speaker id is one person too,
+    // whatever emails its entries carry (a call's speakers cannot share one: that was a 409).
+    if (seen.has(key) || (speakerId && seen.has(`speaker:${speakerId}`))) continue;
     seen.add(key);
+    if (speakerId) seen.add(`speaker:${speakerId}`);
     const internal = party.affiliation === 'Internal';
     speakers.push({
-      name: party.name?.trim() || email || `Gong speaker ${party.speakerId ?? party.id ?? speakers.length + 1}`,
+      name: party.name?.trim() || email || `Gong speaker ${speakerId ?? (party.id || speakers.length + 1)}`,
       email,
       company_side: internal,
-      gong_speaker_id: party.speakerId ?? null,
+      gong_speaker_id: speakerId,
       // Gong does not know our roles: set one only for people new to the call.
       default_role: internal ? 'other' : party.affiliation === 'External' ? 'prospect' : 'other',
     });

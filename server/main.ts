@@ -4,9 +4,10 @@ import { migrate } from '../db/migrate.js';
 import type { Database } from '../db/pool.js';
 import { createApp } from './app.js';
 import { loadConfig, type Config } from './config.js';
-import { openPool, resolveDatabase, type DatabaseTarget } from './database.js';
+import { openPool, resolveDatabase, type DatabaseTarget } from './database-startup.js';
 import { startGongSyncWorker } from './gong-sync-worker.js';
 import { createLogger, type Logger } from './logger.js';
+import { listenForMetrics } from './metrics-access.js';
 import { describeStartupFailure, type StartupContext, type StartupStage } from './startup-errors.js';
 
 // Under load V8 lets the old generation grow up to 4x between full collections; a fixed 2.5x keeps
@@ -77,6 +78,8 @@ const server: Server = await step(
       });
     }),
 );
+// METRICS_PORT: the metrics' own listener (a port in use fails the start like the API's would).
+const metricsServer = config.metrics.port === undefined ? undefined : await step('listen', () => listenForMetrics(config, app.metrics, logger));
 process.off('uncaughtException', onUncaught);
 process.off('SIGTERM', stopWhileStarting);
 process.off('SIGINT', stopWhileStarting);
@@ -107,6 +110,8 @@ async function shutdown(signal: string): Promise<void> {
   });
   clearInterval(sweep);
   clearTimeout(force);
+  metricsServer?.closeAllConnections();
+  await new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined)));
   await gongSync.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the Gong sync failed'));
   await db.end().catch((error: unknown) => logger.error({ err: error }, 'closing the pool failed'));
   await target.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping embedded PostgreSQL failed'));

@@ -5,6 +5,7 @@ import type { OpenAPIV3 } from 'openapi-types';
 import type { SpecOperation } from './openapi.js';
 import { HttpProblem, type FieldError } from './problem.js';
 import { routeOf } from './routes.js';
+import { sizeErrors } from './size-bounds.js';
 
 /** The request as it arrived: parameters as text (a repeated query parameter is an array), the parsed body. */
 export type RawRequest = {
@@ -123,6 +124,12 @@ function compile(operation: SpecOperation, ajv: { params: Ajv; body: Ajv }): Req
     const candidate = { path: { ...request.params }, query: query_, header: headers };
     const errors: ErrorObject[] = [];
     if (!validateParams(candidate)) errors.push(...validateParams.errors!);
+    // Arrays and objects past their bounds first, alone: their items are not worth checking yet.
+    const oversized = bodySchema && request.body !== undefined ? sizeErrors(bodySchema as never, request.body) : undefined;
+    if (oversized?.count) {
+      const params = fieldErrors(errors);
+      throw invalidRequest([...params, ...oversized.errors], params.length + oversized.count);
+    }
     const wrapped = request.body === undefined ? {} : { requestBody: request.body };
     if (validateBody && !validateBody(wrapped)) errors.push(...validateBody.errors!);
     if (errors.length) throw invalidRequest(fieldErrors(errors));

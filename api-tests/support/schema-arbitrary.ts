@@ -33,6 +33,8 @@ export type Schema = {
   exclusiveMaximum?: boolean | number;
   minItems?: number;
   maxItems?: number;
+  minProperties?: number;
+  maxProperties?: number;
   nullable?: boolean;
   properties?: Record<string, Schema>;
   required?: string[];
@@ -148,6 +150,15 @@ function rawArbitrary(schema: Schema): fc.Arbitrary<unknown> {
     }
     case 'object': {
       const properties = schema.properties ?? {};
+      // A map (e.g. scores): keys of free text, every value valid against its schema.
+      if (Object.keys(properties).length === 0 && schema.additionalProperties && typeof schema.additionalProperties === 'object') {
+        const minKeys = schema.minProperties ?? 0;
+        const key = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).filter((text) => !text.includes('\u0000') && text !== '__proto__');
+        return fc.dictionary(key, arbitrary(schema.additionalProperties), {
+          minKeys,
+          maxKeys: Math.max(minKeys, Math.min(schema.maxProperties ?? MAX_ITEMS, MAX_ITEMS)),
+        });
+      }
       if (Object.keys(properties).length === 0) return freeJson;
       const record = fc.record(
         Object.fromEntries(Object.entries(properties).map(([name, property]) => [name, arbitrary(property)])),
@@ -217,7 +228,11 @@ function wrongTypeFor(schema: Schema): unknown[] {
   return [];
 }
 
-const NOT_A_UUID = ['not-a-uuid', '12345', '0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f9', '0f8e5d8c7b1a4c369d2e6a4b7e1c2f90zz', 'g0000000-0000-4000-8000-000000000000'];
+// The urn:uuid: and brace forms: ajv-formats' uuid takes the first, PostgreSQL's uuid input the second.
+const NOT_A_UUID = [
+  'not-a-uuid', '12345', '0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f9', '0f8e5d8c7b1a4c369d2e6a4b7e1c2f90zz', 'g0000000-0000-4000-8000-000000000000',
+  'urn:uuid:0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90', '{0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90}', '0f8e5d8c7b1a4c369d2e6a4b7e1c2f90',
+];
 const BAD_FORMAT: Record<string, unknown[]> = {
   'date-time': ['yesterday', '2026-13-45T99:00:00Z', '2026-11-02 15:00'],
   date: ['02/11/2026', '2026-02-30x'],
@@ -270,4 +285,81 @@ export function faults(schema: Schema, value: unknown): Fault[] {
     }
   }
   return found;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arrays at and over their bounds
+
+/** One array of a valid value filled to its `maxItems` (accepted) and to one more (refused). */
+export type ArrayBound = { pointer: string; maxItems: number; atBound: unknown; overBound: unknown };
+
+/** Arrays longer than this are filled with shrunken items (short strings, least numbers), so a body at the bound stays small. */
+const SHRINK_ABOVE_ITEMS = 1000;
+/** Distinct items sampled per array; longer arrays repeat them. */
+const DISTINCT_ITEMS = 200;
+
+/**
+ * `value` with every array cut to as few items as it may have (its minItems, or one when it had
+ * any, so nested arrays stay reachable), recursively; with `shrinkText`, strings cut to their
+ * minLength and numbers set to their minimum too, wherever the schema still accepts the result.
+ */
+function fewest(schema: Schema, value: unknown, shrinkText: boolean): unknown {
+  if (schema.allOf) return fewest(mergeAllOf(schema.allOf), value, shrinkText);
+  if (Array.isArray(value) && schema.items) {
+    const keep = Math.max(schema.minItems ?? 0, Math.min(1, value.length));
+    return value.slice(0, keep).map((item) => fewest(schema.items!, item, shrinkText));
+  }
+  if (value && typeof value === 'object' && !Array.isArray(value) && schema.properties) {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>).map(([key, child]) => [
+        key,
+        schema.properties![key] ? fewest(schema.properties![key]!, child, shrinkText) : child,
+      ]),
+    );
+  }
+  if (shrinkText && typeof value === 'string' && !schema.enum) {
+    const shorter = [...value].slice(0, schema.minLength ?? 0).join('');
+    return schemaErrors(schema, shorter).length === 0 ? shorter : value;
+  }
+  if (shrinkText && typeof value === 'number' && schema.minimum !== undefined && schemaErrors(schema, schema.minimum).length === 0) {
+    return schema.minimum;
+  }
+  return value;
+}
+
+/** Every array inside `value` (walking `schema`) that states a maxItems, with its pointer. */
+function boundedArrays(schema: Schema, value: unknown): { pointer: string; schema: Schema }[] {
+  return locations(schema, value).filter(
+    (at) => Array.isArray(at.value) && at.schema.maxItems !== undefined && at.schema.items !== undefined,
+  );
+}
+
+/**
+ * For every bounded array of valid `value`: a copy of `value` with every other array at its
+ * fewest items and this one filled to exactly `maxItems` items valid against its item schema
+ * (sampled from `arbitrary`, seeded), and a copy with one item more. Both are checked with the
+ * service's own validator: the first must be accepted, the second refused, or the construction
+ * itself is wrong and this throws (a lax generator must not pass for the service).
+ */
+export function arrayBounds(schema: Schema, value: unknown, seed: number): ArrayBound[] {
+  const base = fewest(schema, value, false);
+  return boundedArrays(schema, base).map(({ pointer, schema: array }) => {
+    const maxItems = array.maxItems!;
+    const shrinkText = maxItems > SHRINK_ABOVE_ITEMS;
+    const sampled = fc.sample(arbitrary(array.items!), { seed, numRuns: Math.min(maxItems + 1, DISTINCT_ITEMS) });
+    const items = sampled.map((item) => {
+      const small = fewest(array.items!, item, shrinkText);
+      return schemaErrors(array.items!, small).length === 0 ? small : fewest(array.items!, item, false);
+    });
+    const filled = (count: number) => Array.from({ length: count }, (_, index) => structuredClone(items[index % items.length]));
+    const atBound = replaceAt(base, pointer, filled(maxItems));
+    const overBound = replaceAt(base, pointer, filled(maxItems + 1));
+    if (!acceptedByService(schema, atBound)) {
+      throw new Error(`arrayBounds: ${pointer || '/'} filled to its maxItems (${maxItems}) is not valid: the generator is wrong`);
+    }
+    if (acceptedByService(schema, overBound)) {
+      throw new Error(`arrayBounds: ${pointer || '/'} with ${maxItems + 1} items is still valid: the schema does not bound it`);
+    }
+    return { pointer, maxItems, atBound, overBound };
+  });
 }

@@ -55,9 +55,12 @@ export interface paths {
          *     (`call_coach_db_pool_connections{state="total|idle|active"}`, `call_coach_db_pool_waiting_requests`,
          *     `call_coach_db_pool_max_connections`), request counts (`call_coach_http_requests_total`) and
          *     latency histograms (`call_coach_http_request_duration_seconds`) by `operation_id`, `method`
-         *     and `status`, plus the Node.js process defaults. Public like `/health` and `/ready`, so a
-         *     scraper needs no token: it carries counts and timings only, never call data. Restrict it at
-         *     the network edge if the counts themselves are sensitive.
+         *     and `status`, plus the Node.js process defaults. It carries counts and timings only, never
+         *     call data, but it shows the runtime (Node.js version, start time, heap, open files), so an
+         *     operator locks it in production: with `METRICS_TOKEN` set, a scraper must send
+         *     `Authorization: Bearer <METRICS_TOKEN>` (otherwise `401`); with `METRICS_PORT` set, the
+         *     metrics are served only by a listener of their own (on `METRICS_HOST`), and this path
+         *     answers `404` on the API's listener. Neither set (the default, for local use): open.
          */
         get: operations["getMetrics"];
         put?: never;
@@ -111,7 +114,9 @@ export interface paths {
         };
         /**
          * Swagger UI for this contract
-         * @description An interactive explorer; its assets are served by this service, no CDN.
+         * @description An interactive explorer; its assets are served by this service, no CDN. The page carries a
+         *     Content-Security-Policy that lets only this origin's scripts, styles and requests run
+         *     beside the tokens pasted into it.
          */
         get: operations["getDocs"];
         put?: never;
@@ -220,7 +225,7 @@ export interface paths {
                  * @description The speaker's id.
                  * @example 5b0a4b8e-3f57-4c1e-9a51-2f7c1f0e9d21
                  */
-                speaker_id: string;
+                speaker_id: components["schemas"]["Uuid"];
             };
             cookie?: never;
         };
@@ -288,7 +293,8 @@ export interface paths {
          *     Stores one segment per sentence, in order, and replaces any earlier transcript in one
          *     transaction: all or nothing. Speakers are resolved through the call's speakers'
          *     `gong_speaker_id`; unknown speaker ids are stored without a speaker and listed in the
-         *     answer. Afterwards each speaker's talk time is recomputed. Bodies up to 20 MB.
+         *     answer. Afterwards each speaker's talk time is recomputed. At most 10,000 sentences in a
+         *     body of at most 2 MiB (see `GongTranscript`).
          *     Needs the `admin` or `service` role.
          */
         put: operations["putTranscript"];
@@ -371,7 +377,12 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Analyses of a call, newest first */
+        /**
+         * Analyses of a call, newest first
+         * @description A `rep` sees only analyses of themselves (the analysed rep's email equals the token's
+         *     `email`, case-insensitively), not a colleague's on a call they both spoke on; managers,
+         *     `service` and `admin` see every analysis of the call.
+         */
         get: operations["listCallAnalyses"];
         put?: never;
         /**
@@ -395,11 +406,15 @@ export interface paths {
                  * @description The analysis' id.
                  * @example 7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d
                  */
-                analysis_id: string;
+                analysis_id: components["schemas"]["Uuid"];
             };
             cookie?: never;
         };
-        /** Get one analysis */
+        /**
+         * Get one analysis
+         * @description A `rep` gets only an analysis of themselves (its `rep_email` equals the token's `email`,
+         *     case-insensitively); anyone else's is a `404`, as for any resource they cannot see.
+         */
         get: operations["getAnalysis"];
         put?: never;
         post?: never;
@@ -475,8 +490,13 @@ export interface paths {
          * @description Over `period` ending now (default `month`), or an explicit `from`/`to`: analyses and calls
          *     analysed, per-dimension averages and trend (the later half of the period's analyses
          *     against the earlier half: more than ±5 points is improving or declining, else stable),
-         *     a weekly series, skill gaps against the average of reps with the same role (gap > 15
-         *     high, > 5 medium), recent wins (overall ≥ 85), and the rep's average conversation metrics.
+         *     a weekly series, skill gaps against the team (gap > 15 high, > 5 medium), recent wins
+         *     (overall ≥ 85), and the rep's average conversation metrics.
+         *
+         *     The team average of a dimension is the mean of the own averages of the other reps with the
+         *     same role scored on it in the period, and only when there are at least 3 of them: with
+         *     one or two, the figure would reveal a colleague's score. Without it, the dimension is
+         *     listed in `skill_gaps` with `team_average`, `gap` and `severity` null (not known).
          */
         get: operations["getRepInsights"];
         put?: never;
@@ -553,7 +573,7 @@ export interface paths {
                  * @description The run's id.
                  * @example 8d7c6b5a-4e3f-4a2b-9c1d-0e9f8a7b6c5d
                  */
-                run_id: string;
+                run_id: components["schemas"]["Uuid"];
             };
             cookie?: never;
         };
@@ -640,6 +660,18 @@ export interface components {
             pool: components["schemas"]["PoolState"];
         };
         /**
+         * Format: uuid
+         * @description A UUID in its 36-character form only (no `urn:uuid:` prefix, no braces).
+         * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
+         */
+        Uuid: string;
+        /**
+         * Format: date-time
+         * @description An RFC 3339 timestamp, e.g. `2026-11-02T15:00:00Z` (at most 40 characters).
+         * @example 2026-11-02T15:00:00Z
+         */
+        DateTime: string;
+        /**
          * @description Gong's own call id, a numeric string of up to 20 digits; unique.
          * @example 7782342274025937895
          */
@@ -657,12 +689,12 @@ export interface components {
         CallCreate: {
             gong_call_id: components["schemas"]["GongCallId"];
             title: string;
-            /** Format: date-time */
-            scheduled_at: string;
+            scheduled_at: components["schemas"]["DateTime"];
+            /** Format: int32 */
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
-            /** @description Gong's raw call metadata, kept as given (no NUL characters, no `__proto__` keys). */
+            /** @description Gong's raw call metadata, kept as given (no NUL characters, no `__proto__` keys); at most 100 members at its top level. */
             metadata?: Record<string, unknown>;
             /** @description Speakers to create with the call, in the same transaction. */
             speakers?: components["schemas"]["SpeakerCreate"][];
@@ -720,22 +752,24 @@ export interface components {
         /** @description The fields to change; at least one. */
         CallUpdate: {
             title?: string;
-            /** Format: date-time */
-            scheduled_at?: string;
+            scheduled_at?: components["schemas"]["DateTime"];
+            /** Format: int32 */
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
+            /** @description As in CallCreate: at most 100 members at its top level. */
             metadata?: Record<string, unknown>;
             /** Format: date-time */
             processed_at?: string | null;
         };
         CallUpsert: {
             title: string;
-            /** Format: date-time */
-            scheduled_at: string;
+            scheduled_at: components["schemas"]["DateTime"];
+            /** Format: int32 */
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
+            /** @description As in CallCreate: at most 100 members at its top level. */
             metadata?: Record<string, unknown>;
             speakers?: components["schemas"]["SpeakerCreate"][];
         };
@@ -745,13 +779,25 @@ export interface components {
         };
         /** @description Pass as `cursor` for the next page; null on the last page. */
         NextCursor: string | null;
-        /** @description Gong's `transcript` array for one call; one entry per monologue. */
+        /**
+         * @description Gong's `transcript` array for one call; one entry per monologue. At most 10,000 sentences
+         *     in all (`x-max-sentences`; more is a `400`), at most 5,000 characters each, in a body of at
+         *     most 2 MiB (more is a `413`). That is a call of about ten hours at a sentence every 3.5 s,
+         *     and room for sentences of about 160 characters on average (Gong's are a few dozen): the
+         *     largest transcript these limits allow ingests well within the database's statement
+         *     timeout on the service's reference machine (`npm run bench`, docs/benchmarks.md).
+         */
         GongTranscript: {
             speakerId: string;
             topic?: string | null;
+            /** @description The monologue's sentences; at most 10,000 in the whole transcript. */
             sentences: {
-                /** @description Milliseconds from call start. */
+                /**
+                 * Format: int32
+                 * @description Milliseconds from call start.
+                 */
                 start: number;
+                /** Format: int32 */
                 end: number;
                 text: string;
             }[];
@@ -965,10 +1011,13 @@ export interface components {
             next_cursor: components["schemas"]["NextCursor"];
         };
         TimedExample: {
+            /** Format: int32 */
             start_ms: number;
+            /** Format: int32 */
             end_ms: number;
             summary: string;
         };
+        /** Format: int32 */
         Score: number;
         AnalysisCreate: {
             /**
@@ -993,7 +1042,7 @@ export interface components {
             /** @description A model name or a human coach. */
             analyst: string;
             rubric_version: string;
-            /** @description The analyst's full output, kept as given. */
+            /** @description The analyst's full output, kept as given; at most 100 members at its top level. */
             raw_output?: Record<string, unknown> | null;
         };
         TextList: string[];
@@ -1087,11 +1136,19 @@ export interface components {
             skill_gaps: {
                 dimension: string;
                 rep_average: number;
-                team_average: number;
-                /** @description Team average minus the rep's average, in points. */
-                gap: number;
-                /** @enum {string} */
-                severity: "high" | "medium";
+                /**
+                 * @description The mean of the other same-role reps' own averages on the dimension in the period;
+                 *     null when fewer than 3 of them were scored on it (a smaller team's average would
+                 *     reveal a colleague's score).
+                 */
+                team_average: number | null;
+                /** @description Team average minus the rep's average, in points; null without a team average. */
+                gap: number | null;
+                /**
+                 * @description Null without a team average.
+                 * @enum {string|null}
+                 */
+                severity: "high" | "medium" | null;
             }[];
             recent_wins: {
                 /** Format: uuid */
@@ -1112,17 +1169,21 @@ export interface components {
                 question_rate_per_hour: number | null;
             };
         };
-        /** @description What a Gong automation rule posts; fields beyond these are accepted and ignored. */
+        /**
+         * @description What a Gong automation rule posts; fields beyond these are accepted and ignored. Gong's
+         *     objects have far fewer members than their bounds here (50 for the payload, `callData` and
+         *     each party, 100 for `metaData`).
+         */
         GongWebhookPayload: {
             isTest?: boolean;
             callData: {
                 metaData: {
                     id: components["schemas"]["GongCallId"];
                     title?: string | null;
-                    /** Format: date-time */
-                    scheduled: string;
+                    scheduled: components["schemas"]["DateTime"];
                     /** Format: date-time */
                     started?: string | null;
+                    /** Format: int32 */
                     duration?: number | null;
                     /** @description A private call is recorded, never ingested; a stored copy of it is deleted. */
                     isPrivate?: boolean;
@@ -1342,12 +1403,12 @@ export interface components {
          * @description The call's id (ours, not Gong's).
          * @example 0f8e5d8c-7b1a-4c36-9d2e-6a4b7e1c2f90
          */
-        CallId: string;
+        CallId: components["schemas"]["Uuid"];
         /**
          * @description The rep's id.
          * @example 3c2b1a09-8f7e-4d6c-9b5a-493827161504
          */
-        RepId: string;
+        RepId: components["schemas"]["Uuid"];
         /** @description Page size. */
         Limit: number;
         /** @description The `next_cursor` of the previous page. */
@@ -1519,6 +1580,29 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description `METRICS_TOKEN` is set and the request did not send it as a bearer token. */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `METRICS_PORT` is set: the metrics are on their own listener, not this one. */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
         };
     };
@@ -1591,6 +1675,11 @@ export interface operations {
                     RateLimit: components["headers"]["RateLimit"];
                     "Content-Encoding": components["headers"]["Content-Encoding"];
                     Vary: components["headers"]["Vary"];
+                    /**
+                     * @description Scripts, styles and requests from this origin only; never framed.
+                     * @example default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'
+                     */
+                    "Content-Security-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1612,12 +1701,12 @@ export interface operations {
                  * @description Only calls scheduled at or after this time.
                  * @example 2026-11-01T00:00:00Z
                  */
-                scheduled_from?: string;
+                scheduled_from?: components["schemas"]["DateTime"];
                 /**
                  * @description Only calls scheduled before this time.
                  * @example 2026-12-01T00:00:00Z
                  */
-                scheduled_to?: string;
+                scheduled_to?: components["schemas"]["DateTime"];
                 /**
                  * @description Words that must all appear in the title (case-insensitive).
                  * @example acme discovery
@@ -1919,7 +2008,7 @@ export interface operations {
                  * @description The speaker's id.
                  * @example 5b0a4b8e-3f57-4c1e-9a51-2f7c1f0e9d21
                  */
-                speaker_id: string;
+                speaker_id: components["schemas"]["Uuid"];
             };
             cookie?: never;
         };
@@ -2161,7 +2250,7 @@ export interface operations {
                  */
                 q: string;
                 /** @description Only this call. */
-                call_id?: string;
+                call_id?: components["schemas"]["Uuid"];
                 /** @description Page size. */
                 limit?: components["parameters"]["Limit"];
                 /** @description The `next_cursor` of the previous page. */
@@ -2305,7 +2394,7 @@ export interface operations {
                  * @description The analysis' id.
                  * @example 7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d
                  */
-                analysis_id: string;
+                analysis_id: components["schemas"]["Uuid"];
             };
             cookie?: never;
         };
@@ -2472,12 +2561,12 @@ export interface operations {
                  * @description Start of an explicit period (with `to`); overrides `period`.
                  * @example 2026-10-01T00:00:00Z
                  */
-                from?: string;
+                from?: components["schemas"]["DateTime"];
                 /**
                  * @description End of an explicit period (with `from`).
                  * @example 2026-11-01T00:00:00Z
                  */
-                to?: string;
+                to?: components["schemas"]["DateTime"];
             };
             header?: never;
             path: {
@@ -2667,7 +2756,7 @@ export interface operations {
                  * @description The run's id.
                  * @example 8d7c6b5a-4e3f-4a2b-9c1d-0e9f8a7b6c5d
                  */
-                run_id: string;
+                run_id: components["schemas"]["Uuid"];
             };
             cookie?: never;
         };

@@ -1,10 +1,17 @@
 import type { Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import { checkMetricsAccess, sendMetrics } from '../metrics-access.js';
 import { pingDatabase } from '../../db/health.js';
 import type { Database } from '../../db/pool.js';
-import { DOCS_HTML } from '../docs.js';
+import { DOCS_CSP, DOCS_HTML } from '../docs.js';
 import type { OperationHandler } from '../openapi.js';
 
-export function systemHandlers(db: Database, spec: { yaml: string; document: Record<string, unknown> }, metrics: Registry) {
+export function systemHandlers(
+  db: Database,
+  spec: { yaml: string; document: Record<string, unknown> },
+  metrics: Registry,
+  metricsAccess: Config['metrics'],
+) {
   const json = JSON.stringify(spec.document);
   return {
     getHealth: ((_c, ctx) => {
@@ -21,8 +28,8 @@ export function systemHandlers(db: Database, spec: { yaml: string; document: Rec
     }) satisfies OperationHandler,
 
     getMetrics: (async (_c, ctx) => {
-      ctx.type = metrics.contentType;
-      ctx.body = await metrics.metrics();
+      checkMetricsAccess(metricsAccess, 'api', ctx);
+      await sendMetrics(metrics, ctx);
     }) satisfies OperationHandler,
 
     getOpenApiJson: ((_c, ctx) => {
@@ -37,6 +44,7 @@ export function systemHandlers(db: Database, spec: { yaml: string; document: Rec
 
     getDocs: ((_c, ctx) => {
       ctx.type = 'text/html; charset=utf-8';
+      ctx.set('Content-Security-Policy', DOCS_CSP);
       ctx.body = DOCS_HTML;
     }) satisfies OperationHandler,
   };

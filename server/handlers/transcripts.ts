@@ -6,11 +6,28 @@ import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js'
 import { HttpProblem } from '../problem.js';
 import { pageOptions } from './paging.js';
 
-export function transcriptHandlers(db: Database) {
+/** The contract's bound on sentences per transcript (GongTranscript's `x-max-sentences`). */
+function maxSentences(document: Record<string, unknown>): number {
+  const schemas = (document.components as { schemas?: Record<string, Record<string, unknown>> } | undefined)?.schemas;
+  const bound = schemas?.GongTranscript?.['x-max-sentences'];
+  if (!Number.isInteger(bound)) throw new Error('openapi.yaml: components.schemas.GongTranscript needs an integer x-max-sentences');
+  return bound as number;
+}
+
+export function transcriptHandlers(db: Database, document: Record<string, unknown>) {
+  const sentenceBound = maxSentences(document);
   return {
     putTranscript: (async (c, ctx) => {
       const callId = c.request.params.call_id as string;
       const body = c.request.requestBody as RequestBody<'putTranscript'>;
+      // A bound across monologues, which a JSON schema cannot state: the contract names it.
+      const sentences = body.reduce((count, monologue) => count + monologue.sentences.length, 0);
+      if (sentences > sentenceBound) {
+        const message = `must NOT have more than ${sentenceBound} sentences in all (has ${sentences})`;
+        throw new HttpProblem(400, `body: ${message}; split the call or send fewer sentences. Nothing was stored.`, {
+          errors: [{ location: 'body', path: '/', message }],
+        });
+      }
       // The contract cannot say "end >= start"; nothing is touched when a sentence breaks it.
       const backwards = transcripts.findBackwardsSentence(body);
       if (backwards) {

@@ -3,11 +3,12 @@ import { createDatabase, type Database } from '../db/pool.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 
-export type DatabaseTarget = { url: string; embedded: boolean; stop: () => Promise<void> };
+/** The database the process uses, and how to stop it (a no-op unless it is our embedded one). */
+export type DatabaseTarget = { url: string; stop: () => Promise<void> };
 
 /** DATABASE_URL when set; otherwise our own embedded PostgreSQL, started now. */
 export async function resolveDatabase(config: Config, logger: Logger): Promise<DatabaseTarget> {
-  if (config.databaseUrl) return { url: config.databaseUrl, embedded: false, stop: async () => {} };
+  if (config.databaseUrl) return { url: config.databaseUrl, stop: async () => {} };
   const started = performance.now();
   const instance = await startEmbeddedPostgres({
     ...config.embedded,
@@ -17,7 +18,7 @@ export async function resolveDatabase(config: Config, logger: Logger): Promise<D
     { port: config.embedded.port, dataDir: config.embedded.dataDir, ms: Math.round(performance.now() - started) },
     'embedded PostgreSQL started (no DATABASE_URL set)',
   );
-  return { url: instance.url, embedded: true, stop: instance.stop };
+  return { url: instance.url, stop: instance.stop };
 }
 
 /**
