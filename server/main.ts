@@ -44,6 +44,7 @@ const stopWhileStarting = async () => {
 };
 process.once('SIGTERM', stopWhileStarting);
 process.once('SIGINT', stopWhileStarting);
+process.once('SIGHUP', stopWhileStarting);
 
 const config: Config = await step('config', () => {
   const loaded = loadConfig();
@@ -80,6 +81,7 @@ const server: Server = await step(
 process.off('uncaughtException', onUncaught);
 process.off('SIGTERM', stopWhileStarting);
 process.off('SIGINT', stopWhileStarting);
+process.off('SIGHUP', stopWhileStarting);
 {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -116,3 +118,5 @@ async function shutdown(signal: string): Promise<void> {
 
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
+// A closed terminal: without this Node would die at once and leave the embedded database running.
+process.on('SIGHUP', () => void shutdown('SIGHUP'));
