@@ -1,29 +1,33 @@
 /**
- * `npm run bench`: the service under load, next to the bare-Node floor, on this machine, in one run.
+ * `npm run bench`: the service under load, beside two floors, on this machine, in one run.
  *
  *   npm run bench                                   # 100k calls, 1M segments, throwaway embedded PostgreSQL
- *   npm run bench -- --calls 10000 --segments 100000 --duration 5   # a quick run
+ *   npm run bench -- --calls 20000 --segments 200000 --duration 5 --rounds 4   # a quicker run
  *   npm run bench -- --reuse                        # keep the seeded database in .data/bench/ for next time
  *   BENCH_DATABASE_URL=postgres://… npm run bench   # an empty database of yours (seeded once, then reused)
- *   npm run bench -- --profile                      # also V8 CPU profiles of the service (.data/bench/profiles/) and the bare server (…/bare/)
+ *   npm run bench -- --profile                      # also V8 CPU profiles of every server (.data/bench/profiles/)
  *
  * It seeds (scripts/bench-seed.ts), builds and starts the service (`MALLOC_ARENA_MAX=2 node
  * --max-semi-space-size=4 dist/server.js` as `npm start` does; other V8 flags with --node-args='…',
- * another arena count with MALLOC_ARENA_MAX=N in the bench's environment; `--from-source` runs both servers'
- * TypeScript through tsx instead, as before the build step existed),
- * NODE_ENV=production, LOG_LEVEL=warn, a random 64-character JWT_SECRET, pool of 10) and the
- * bare server (scripts/bench-bare-server.ts, node:http + pg, pool of 10) on free ports, loads
- * both with autocannon, samples each server's VmRSS from /proc, and prints a Markdown table,
- * then EXPLAIN (ANALYZE, BUFFERS) of the search and list queries. Not part of `npm test`.
+ * another arena count with MALLOC_ARENA_MAX=N in the bench's environment; `--from-source` runs the
+ * TypeScript through tsx instead; NODE_ENV=production, LOG_LEVEL=warn, a random JWT_SECRET, pool
+ * of 10) and two floors (scripts/bench-bare-server.ts: node:http + pg, and node:http + the
+ * service's own Slonik pool and data functions; no framework, auth or validation). The load
+ * generator is wrk (Debian's; installed here when missing and run as root), one thread, whose own
+ * CPU is reported so it can be seen not to be the bottleneck. GET /calls/{id} and POST /calls run
+ * against all three servers in interleaved rounds (order rotated each round); the table gives
+ * medians and the median of the per-round ratios, server CPU µs per request (utime+stime from
+ * /proc/PID/stat around each run) and peak RSS (VmRSS sampled every 100 ms). Then list, search,
+ * ingest and many connections against the service alone, and EXPLAIN (ANALYZE, BUFFERS) of the
+ * search and list queries. Not part of `npm test`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import { build } from 'esbuild';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
@@ -43,7 +47,8 @@ const { values: args } = parseArgs({
     calls: { type: 'string', default: '100000' },
     segments: { type: 'string', default: '1000000' },
     'transcript-calls': { type: 'string', default: '10000' },
-    duration: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '4' },
     'ingest-runs': { type: 'string', default: '10' },
     reuse: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
@@ -61,6 +66,7 @@ const size: SeedSize = {
   transcriptCalls: Math.min(Number(args['transcript-calls']), Number(args.calls)),
 };
 const DURATION = Number(args.duration);
+const ROUNDS = Math.max(1, Number(args.rounds));
 const INGEST_RUNS = Number(args['ingest-runs']);
 const POOL = 10;
 const ONLY = new Set(args.only.split(','));
@@ -201,16 +207,20 @@ type Row = {
   scenario: string;
   server: string;
   connections: number | string;
+  /** Round of an interleaved comparison (undefined: a single run). */
+  round?: number;
   rps: number;
   p50: number;
-  p95: number;
   p99: number;
   max: number;
   ok: number;
-  non2xx: string;
+  non2xx: number;
   errors: number;
   rssMb: number;
-  ratio?: string;
+  /** Server CPU (utime + stime from /proc/PID/stat) per request answered, µs. */
+  cpuUs: number;
+  /** The load generator's own CPU over the run, % of one core. */
+  loadCpu: number;
 };
 
 function percentile(sorted: number[], p: number): number {
@@ -218,55 +228,142 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** utime + stime of `pid` so far, in seconds (fields 14 and 15 of /proc/PID/stat). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** wrk from Debian; installed here when missing and we are root, as .ci/run installs chromium. */
+function ensureWrk(): void {
+  if (spawnSync('sh', ['-c', 'command -v wrk']).status === 0) return;
+  if (process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v apt-get']).status === 0) {
+    log('wrk is missing: installing it with apt-get');
+    const installed = spawnSync('sh', ['-c', 'apt-get update -qq && apt-get install -y -qq wrk'], { stdio: 'inherit' });
+    if (installed.status === 0) return;
+  }
+  throw new Error('npm run bench needs wrk (Debian: apt-get install wrk); run it as root to have it installed.');
+}
+
+/**
+ * What every wrk script shares: a thread number for unique ids, and a summary line (JSON) at
+ * the end. Latencies are µs.
+ */
+const WRK_PRELUDE = `
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+function init(args) math.randomseed(os.time() * 1000 + (tid or 1)) end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50":%.0f,"p99":%.0f,"max":%.0f}\\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+`;
+
+const lua = (value: string) => `"${value.replace(/[\\"]/g, '\\$&')}"`;
+const luaHeaders = (headers: Record<string, string>) =>
+  `{ ${Object.entries(headers).map(([name, value]) => `[${lua(name)}] = ${lua(value)}`).join(', ')} }`;
+
 type Load = {
   scenario: string;
   proc: Proc;
   connections: number;
   duration?: number;
-  request: () => { method: 'GET' | 'POST' | 'PUT'; path: string; body?: string };
+  round?: number;
+  /** Lua defining wrk's `request` function (it may use `headers`, `tid`). */
+  script: string;
   headers?: Record<string, string>;
 };
 
+let scriptCount = 0;
+
+/** One wrk run (one thread: it is not the bottleneck here, see loadCpu) against one server. */
 async function load(spec: Load): Promise<Row> {
-  const stopRss = sampleRss(spec.proc.child.pid!);
-  const times: number[] = [];
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url: spec.proc.baseURL,
-        connections: spec.connections,
-        duration: spec.duration ?? DURATION,
-        headers: spec.headers,
-        timeout: 30,
-        requests: [{ setupRequest: (req) => ({ ...req, ...spec.request() }) }],
-      },
-      (error, result) => (error ? reject(error) : resolve(result)),
-    );
-    instance.on('response', (_client, _status, _bytes, responseTime) => times.push(responseTime));
+  const duration = spec.duration ?? DURATION;
+  const file = path.join(os.tmpdir(), `call-coach-bench-${process.pid}-${scriptCount++}.lua`);
+  await writeFile(file, `${WRK_PRELUDE}\nlocal headers = ${luaHeaders(spec.headers ?? {})}\n${spec.script}\n`);
+  const pid = spec.proc.child.pid!;
+  const stopRss = sampleRss(pid);
+  const cpuBefore = cpuSeconds(pid);
+  // bash's `times` prints the CPU its children used: wrk's own, exactly.
+  const command = `wrk -t1 -c${spec.connections} -d${duration}s --timeout 30s -s ${file} ${spec.proc.baseURL}; times`;
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn('bash', ['-c', command], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', () => resolve(text));
   });
+  const cpu = cpuSeconds(pid) - cpuBefore;
   const rssMb = stopRss();
-  times.sort((a, b) => a - b);
-  const codes = Object.entries(result.statusCodeStats ?? {})
-    .filter(([code]) => !code.startsWith('2'))
-    .map(([code, stat]) => `${code}×${(stat as { count: number }).count}`);
-  const ok = Object.entries(result.statusCodeStats ?? {})
-    .filter(([code]) => code.startsWith('2'))
-    .reduce((sum, [, stat]) => sum + Number((stat as { count: number }).count), 0);
+  await rm(file, { force: true });
+  const summary = /WRKJSON (\{.*\})/.exec(output);
+  if (!summary) throw new Error(`wrk printed no summary:\n${output}`);
+  const result = JSON.parse(summary[1]!) as Record<'requests' | 'duration_us' | 'connect' | 'read' | 'write' | 'status' | 'timeout' | 'p50' | 'p99' | 'max', number>;
+  const children = output.trim().split('\n').at(-1)!.match(/(\d+)m([\d.]+)s/g)!.map((t) => {
+    const [, m, s] = /(\d+)m([\d.]+)s/.exec(t)!;
+    return Number(m) * 60 + Number(s);
+  });
+  const seconds = result.duration_us / 1e6;
   return {
     scenario: spec.scenario,
     server: spec.proc.name,
     connections: spec.connections,
-    rps: result.requests.average,
-    p50: percentile(times, 50),
-    p95: percentile(times, 95),
-    p99: percentile(times, 99),
-    max: times[times.length - 1] ?? NaN,
-    ok,
-    non2xx: codes.join(' ') || '0',
-    errors: result.errors,
+    round: spec.round,
+    rps: result.requests / seconds,
+    p50: result.p50 / 1000,
+    p99: result.p99 / 1000,
+    max: result.max / 1000,
+    ok: result.requests - result.status,
+    non2xx: result.status,
+    errors: result.connect + result.read + result.write + result.timeout,
     rssMb,
+    cpuUs: (cpu * 1e6) / Math.max(1, result.requests),
+    loadCpu: (100 * children.reduce((a, b) => a + b, 0)) / seconds,
   };
 }
+
+/**
+ * The same load against several servers in interleaved rounds (A B C, B C A, C A B, …), so that
+ * whatever else the machine does hits every server alike.
+ */
+async function interleaved(spec: Omit<Load, 'proc' | 'round' | 'script'> & { procs: Proc[]; script: (proc: Proc, round: number) => string }): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = spec.procs.map((_, i) => spec.procs[(i + round) % spec.procs.length]!);
+    for (const proc of order) rows.push(await load({ ...spec, proc, round, script: spec.script(proc, round) }));
+  }
+  return rows;
+}
+
+/** wrk's request function for GET /calls/{id} of random seeded calls (ids read from `idsFile`). */
+const getCallScript = (idsFile: string) => `
+local ids = {}
+for line in io.lines(${lua(idsFile)}) do ids[#ids + 1] = line end
+request = function() return wrk.format("GET", "/calls/" .. ids[math.random(#ids)], headers) end
+`;
+
+/** wrk's request function for POST /calls: a new call with 3 speakers, unique ids per run (`run`, digits). */
+const postCallScript = (run: string, emails: string[]) => `
+local emails = { ${emails.slice(0, 200).map(lua).join(', ')} }
+local n = 0
+request = function()
+  n = n + 1
+  local body = string.format('{"gong_call_id":"8${run}%d%07d","title":"Bench call %d","scheduled_at":"2026-11-02T15:00:00Z","call_type":"discovery","product":"prefect","metadata":{"system":"Zoom"},"speakers":[{"name":"Rep","email":"%s","role":"ae","company_side":true},{"name":"Buyer","email":"buyer${run}.%d.%d@acme.com","role":"prospect","company_side":false},{"name":"Champion","email":"champion${run}.%d.%d@acme.com","role":"customer","company_side":false}]}',
+    tid, n, n, emails[(n % #emails) + 1], tid, n, tid, n)
+  return wrk.format("POST", "/calls", headers, body)
+end
+`;
+
+/** wrk's request function for one of `paths` at random. */
+const pathsScript = (paths: string[]) => `
+local paths = { ${paths.map(lua).join(', ')} }
+request = function() return wrk.format("GET", paths[math.random(#paths)], headers) end
+`;
 
 /** Sequential PUTs of one 10k-sentence transcript: the time per ingest as the client sees it. */
 async function ingest(proc: Proc, token: string, runs: number): Promise<Row> {
@@ -302,7 +399,9 @@ async function ingest(proc: Proc, token: string, runs: number): Promise<Row> {
   const stopRss = sampleRss(proc.child.pid!);
   const times: number[] = [];
   let failures = 0;
+  let cpu = 0;
   for (let run = 0; run <= runs; run++) {
+    const cpuBefore = cpuSeconds(proc.child.pid!);
     const started = performance.now();
     const response = await fetch(`${proc.baseURL}/calls/${id}/transcript`, {
       method: 'PUT',
@@ -314,6 +413,7 @@ async function ingest(proc: Proc, token: string, runs: number): Promise<Row> {
     if (run === 0) continue; // a warm-up
     if (response.status !== 200) failures++;
     times.push(ms);
+    cpu += cpuSeconds(proc.child.pid!) - cpuBefore;
   }
   times.sort((a, b) => a - b);
   return {
@@ -322,13 +422,14 @@ async function ingest(proc: Proc, token: string, runs: number): Promise<Row> {
     connections: 1,
     rps: 1000 / (times.reduce((a, b) => a + b, 0) / times.length),
     p50: percentile(times, 50),
-    p95: percentile(times, 95),
     p99: percentile(times, 99),
     max: times[times.length - 1]!,
     ok: runs - failures,
-    non2xx: String(failures),
+    non2xx: failures,
     errors: 0,
     rssMb: stopRss(),
+    cpuUs: (cpu * 1e6) / runs,
+    loadCpu: NaN,
   };
 }
 
@@ -337,13 +438,48 @@ const fmt = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFix
 
 function table(rows: Row[]): string {
   const lines = [
-    '| scenario | server | conns | req/s | p50 ms | p95 ms | p99 ms | max ms | 2xx | non-2xx | errors | peak RSS MB | service/bare |',
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| scenario | server | conns | round | req/s | p50 ms | p99 ms | max ms | 2xx | non-2xx | errors | server CPU µs/req | wrk CPU % | peak RSS MB |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.scenario} | ${r.server} | ${r.connections} | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.p99)} | ${fmt(r.max)} | ${r.ok} | ${r.non2xx} | ${r.errors} | ${fmt(r.rssMb, 0)} | ${r.ratio ?? ''} |`,
+      `| ${r.scenario} | ${r.server} | ${r.connections} | ${r.round ?? ''} | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} | ${r.ok} | ${r.non2xx} | ${r.errors} | ${fmt(r.cpuUs, 0)} | ${fmt(r.loadCpu, 0)} | ${fmt(r.rssMb, 0)} |`,
     );
+  }
+  return lines.join('\n');
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+};
+
+/**
+ * One line per server of an interleaved comparison: medians over the rounds, and the service
+ * against each floor as the median of the per-round ratios (each round's servers ran side by side).
+ */
+function comparison(rows: Row[], floors: string[]): string {
+  const servers = [...new Set(rows.map((r) => r.server))];
+  const ofServer = (server: string) => rows.filter((r) => r.server === server).sort((a, b) => a.round! - b.round!);
+  const ratio = (server: string, floor: string, pick: (r: Row) => number) => {
+    const mine = ofServer(server);
+    const theirs = ofServer(floor);
+    return median(mine.map((r, i) => pick(r) / pick(theirs[i]!)));
+  };
+  const header = ['scenario', 'server', 'rounds', 'req/s', 'p99 ms', 'server CPU µs/req', 'peak RSS MB', 'wrk CPU %', 'non-2xx', 'errors',
+    ...floors.flatMap((floor) => [`req/s vs ${floor}`, `CPU/req vs ${floor}`, `p99 vs ${floor}`])];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? '---' : '--:')).join('|')}|`];
+  for (const server of servers) {
+    const own = ofServer(server);
+    const cells = [
+      own[0]!.scenario, server, String(own.length), fmt(median(own.map((r) => r.rps)), 0), fmt(median(own.map((r) => r.p99))),
+      fmt(median(own.map((r) => r.cpuUs)), 0), fmt(Math.max(...own.map((r) => r.rssMb)), 0), fmt(median(own.map((r) => r.loadCpu)), 0),
+      String(own.reduce((n, r) => n + r.non2xx, 0)), String(own.reduce((n, r) => n + r.errors, 0)),
+      ...floors.flatMap((floor) =>
+        floor === server ? ['', '', ''] : [`${fmt(100 * ratio(server, floor, (r) => r.rps), 0)}%`, `${fmt(ratio(server, floor, (r) => r.cpuUs), 2)}×`, `${fmt(ratio(server, floor, (r) => r.p99), 2)}×`],
+      ),
+    ];
+    lines.push(`| ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
 }
@@ -473,6 +609,7 @@ const SEARCH_TERMS = [
 const target = await database();
 const procs: Proc[] = [];
 try {
+  ensureWrk();
   await prepare(target.url);
   const client = new pg.Client({ connectionString: target.url });
   client.on('error', () => {}); // a failure below is thrown by the query itself
@@ -481,6 +618,8 @@ try {
   const segments = (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM transcripts')).rows[0]!.n;
   const emails = (await client.query<{ email: string }>('SELECT email FROM reps ORDER BY email')).rows.map((r) => r.email);
   await client.end();
+  const idsFile = path.join(os.tmpdir(), `call-coach-bench-${process.pid}-ids.txt`);
+  await writeFile(idsFile, `${ids.join('\n')}\n`);
 
   const secret = randomBytes(32).toString('hex');
   const profileDir = path.join(ROOT, '.data', 'bench', 'profiles');
@@ -497,100 +636,84 @@ try {
   );
   procs.push(service);
   log(`service node args: ${args['node-args'] || '(none)'}; idle RSS ${Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${service.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024)} MB`);
-  const bare = await startProcess(
-    'bare',
-    entries.bare,
-    { DATABASE_URL: target.url, DB_POOL_MAX: String(POOL) },
-    args.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, 'bare')}`] : [],
-  );
-  procs.push(bare);
+  const floor = (name: string, driver: string) =>
+    startProcess(name, entries.bare, { DATABASE_URL: target.url, DB_POOL_MAX: String(POOL), BARE_DRIVER: driver },
+      args.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, name)}`] : []);
+  const barePg = await floor('bare node+pg', 'pg');
+  procs.push(barePg);
+  const bareSlonik = await floor('bare node+Slonik', 'slonik');
+  procs.push(bareSlonik);
   const token = jwt.sign({ sub: 'bench', email: 'bench@example.com', role: 'admin' }, secret, { algorithm: 'HS256', expiresIn: 3600 });
+  // Every server gets the same headers; the floors ignore them.
   const auth = { authorization: `Bearer ${token}` };
-  const randomId = () => ids[Math.floor(Math.random() * ids.length)]!;
-  const getCall = () => ({ method: 'GET' as const, path: `/calls/${randomId()}` });
+  const json = { ...auth, 'content-type': 'application/json' };
 
   const startLoad = loadavg();
-  log(`load average before: ${startLoad}`);
-  // Warm both (JIT, connections, PostgreSQL's cache).
-  for (const proc of [service, bare]) await load({ scenario: 'warm-up', proc, connections: 32, duration: 3, request: getCall, headers: auth });
-
-  const rows: Row[] = [];
-  if (ONLY.has('get')) {
-    const svcGet = await load({ scenario: 'GET /calls/{id}', proc: service, connections: 32, request: getCall, headers: auth });
-    const bareGet = await load({ scenario: 'GET /calls/{id}', proc: bare, connections: 32, request: getCall });
-    svcGet.ratio = `${((100 * svcGet.rps) / bareGet.rps).toFixed(0)}% req/s`;
-    rows.push(svcGet, bareGet);
-    log(table(rows));
+  const startUptime = spawnSync('uptime', { encoding: 'utf8' }).stdout.trim();
+  log(`uptime before: ${startUptime}`);
+  // Warm all three (JIT, connections, PostgreSQL's cache).
+  for (const proc of [service, barePg, bareSlonik]) {
+    await load({ scenario: 'warm-up', proc, connections: 32, duration: 3, script: getCallScript(idsFile), headers: auth });
   }
 
-  let counter = 0;
-  const runId = String(Date.now()).slice(-12);
-  if (ONLY.has('post')) rows.push(
-    await load({
-      scenario: 'POST /calls (3 speakers)',
-      proc: service,
-      connections: 32,
-      headers: { ...auth, 'content-type': 'application/json' },
-      request: () => {
-        counter++;
-        return {
-          method: 'POST',
-          path: '/calls',
-          body: JSON.stringify({
-            gong_call_id: `8${runId}${String(counter).padStart(7, '0')}`,
-            title: `Bench call ${counter}`,
-            scheduled_at: new Date().toISOString(),
-            call_type: 'discovery',
-            product: 'prefect',
-            metadata: { system: 'Zoom' },
-            speakers: [
-              { name: 'Rep', email: emails[counter % emails.length], role: 'ae', company_side: true },
-              { name: 'Buyer', email: `buyer${counter}@acme.com`, role: 'prospect', company_side: false },
-              { name: 'Champion', email: `champion${counter}@acme.com`, role: 'customer', company_side: false },
-            ],
-          }),
-        };
-      },
-    }),
-  );
+  const floors = [barePg.name, bareSlonik.name];
+  const comparisons: string[] = [];
+  const rounds: Row[] = [];
+  if (ONLY.has('get')) {
+    const rows = await interleaved({ scenario: 'GET /calls/{id}', procs: [service, barePg, bareSlonik], connections: 32, script: () => getCallScript(idsFile), headers: auth });
+    rounds.push(...rows);
+    comparisons.push(comparison(rows, floors));
+    log(comparisons.at(-1)!);
+  }
+  let run = 0;
+  const runId = String(Date.now()).slice(-6);
+  if (ONLY.has('post')) {
+    const rows = await interleaved({
+      scenario: 'POST /calls (3 speakers)', procs: [service, barePg, bareSlonik], connections: 32, headers: json,
+      script: () => postCallScript(`${runId}${String(run++).padStart(2, '0')}`, emails),
+    });
+    rounds.push(...rows);
+    comparisons.push(comparison(rows, floors));
+    log(comparisons.at(-1)!);
+  }
+
+  const rows: Row[] = [];
   const products = ['prefect', 'prefect-cloud', 'marvin', 'controlflow', 'fastmcp'];
   for (const connections of ONLY.has('list') ? [32, 4] : []) rows.push(
-    await load({
-      scenario: 'GET /calls?product=…&limit=50',
-      proc: service,
-      connections,
-      headers: auth,
-      request: () => ({ method: 'GET', path: `/calls?product=${products[Math.floor(Math.random() * products.length)]}&limit=50` }),
-    }),
+    await load({ scenario: 'GET /calls?product=…&limit=50', proc: service, connections, headers: auth, script: pathsScript(products.map((p) => `/calls?product=${p}&limit=50`)) }),
   );
   for (const connections of ONLY.has('search') ? [32, 4] : []) rows.push(
     await load({
-      scenario: `GET /transcripts/search?q=… (${SEARCH_TERMS.length} terms, selective+common)`,
-      proc: service,
-      connections,
-      headers: auth,
-      request: () => ({
-        method: 'GET',
-        path: `/transcripts/search?q=${encodeURIComponent(SEARCH_TERMS[Math.floor(Math.random() * SEARCH_TERMS.length)]!)}`,
-      }),
+      scenario: `GET /transcripts/search?q=… (${SEARCH_TERMS.length} terms, selective+common)`, proc: service, connections, headers: auth,
+      script: pathsScript(SEARCH_TERMS.map((term) => `/transcripts/search?q=${encodeURIComponent(term)}`)),
     }),
   );
-  log(table(rows));
   if (ONLY.has('ingest')) rows.push(await ingest(service, token, INGEST_RUNS));
   for (const connections of ONLY.has('concurrency') ? [50, 500] : []) {
-    rows.push(await load({ scenario: `GET /calls/{id}, pool of ${POOL}`, proc: service, connections, request: getCall, headers: auth }));
+    rows.push(await load({ scenario: `GET /calls/{id}, pool of ${POOL}`, proc: service, connections, script: getCallScript(idsFile), headers: auth }));
   }
+  await rm(idsFile, { force: true });
   const endLoad = loadavg();
+  const endUptime = spawnSync('uptime', { encoding: 'utf8' }).stdout.trim();
 
   const report = [
     `## ${new Date().toISOString()}`,
     '',
     `- machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB RAM, ${os.type()} ${os.release()}; Node ${process.version}`,
     `- data: ${ids.length} seeded calls, ${segments} transcript segments over ${size.transcriptCalls} calls; ${BENCH_DB()}`,
-    `- command: \`npm run bench -- ${process.argv.slice(2).join(' ')}\`; ${DURATION} s per scenario, autocannon, pool ${POOL} for both servers; service node flags: ${args['node-args'] || '(none)'}, MALLOC_ARENA_MAX=${SERVICE_MALLOC_ARENA_MAX}; servers run ${args['from-source'] ? 'from source through tsx' : 'as esbuild bundles (dist/server.js, as npm start)'}`,
+    `- command: \`npm run bench -- ${process.argv.slice(2).join(' ')}\`; wrk (1 thread), ${DURATION} s per run, ${ROUNDS} interleaved rounds (order rotated) for the comparisons, pool ${POOL} for every server; service node flags: ${args['node-args'] || '(none)'}, MALLOC_ARENA_MAX=${SERVICE_MALLOC_ARENA_MAX}; servers run ${args['from-source'] ? 'from source through tsx' : 'as esbuild bundles (dist/server.js, as npm start)'}`,
+    `- uptime before: \`${startUptime}\``,
+    `- uptime after: \`${endUptime}\``,
     `- load average (1, 5, 15 min): before ${startLoad}; after ${endLoad}`,
     '',
-    table(rows),
+    'Interleaved comparisons (medians over rounds; ratios are medians of per-round ratios):',
+    '',
+    comparisons.join('\n\n'),
+    '',
+    'Every round:',
+    '',
+    table(rounds),
+    ...(rows.length ? ['', 'The service alone:', '', table(rows)] : []),
   ].join('\n');
   console.log(report);
   if (!args['no-explain']) console.log(`\n${await explain(target.url)}`);

@@ -14,7 +14,7 @@ export type Route = {
   operationId: OperationId;
   /** The operation as the contract states it, dereferenced. */
   operation: SpecOperation;
-  /** `security` alternatives (OR), each a list of scheme names (AND); [] or [[]]: public. */
+  /** `security` alternatives (OR), each a list of scheme names (AND); []: public. */
   security: string[][];
   /** `x-roles`: the roles allowed to call it, when the role alone decides (else undefined). */
   roles: readonly string[] | undefined;
@@ -52,7 +52,9 @@ function compileRoute(
   const where = `openapi.yaml: ${operation.method} ${operation.path} (${operation.operationId})`;
   const handler = context.handlers[operation.operationId];
   if (!handler) throw new Error(`${where} has no handler`);
-  const security = (operation.security ?? []).map((requirement) => Object.keys(requirement));
+  const alternatives = (operation.security ?? []).map((requirement) => Object.keys(requirement));
+  // An empty alternative (`- {}`) admits anyone: the operation is public.
+  const security = alternatives.some((alternative) => alternative.length === 0) ? [] : alternatives;
   for (const name of security.flat()) if (!context.schemes[name]) throw new Error(`${where}: no security scheme "${name}" is implemented`);
   const limit = operation['x-body-limit'];
   if (operation.requestBody && !Number.isInteger(limit)) throw new Error(`${where} takes a body but states no x-body-limit`);

@@ -35,10 +35,11 @@ export function authenticate(schemes: Record<string, SecurityScheme>): Middlewar
   return async (ctx, next) => {
     const { security } = routeOf(ctx);
     ctx.state.security = {};
-    if (security.length === 0 || security.some((alternative) => alternative.length === 0)) return next();
+    if (security.length === 0) return next();
     let refusal: unknown;
     for (const alternative of security) {
       const verdicts: Record<string, SecurityVerdict> = {};
+      let held = 0;
       for (const name of alternative) {
         let verdict: false | SecurityVerdict;
         try {
@@ -49,8 +50,9 @@ export function authenticate(schemes: Record<string, SecurityScheme>): Middlewar
         }
         if (!verdict) break;
         verdicts[name] = verdict;
+        held++;
       }
-      if (Object.keys(verdicts).length === alternative.length) {
+      if (held === alternative.length) {
         ctx.state.security = verdicts;
         return next();
       }
