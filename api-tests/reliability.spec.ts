@@ -65,8 +65,10 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
   }
 }
 
+/** The sample of `name` with exactly `labels`, apart from the `instance` label every series carries. */
 function metricValue(text: string, name: string, labels = ''): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  const withoutInstance = (line: string) => line.replace(/(\{|,)instance="[^"]*"(,?)/, (_, before, after) => (before === '{' ? '{' : after)).replace('{}', '');
+  const line = text.split('\n').map(withoutInstance).find((l) => l.startsWith(`${name}${labels} `));
   return line === undefined ? undefined : Number(line.split(' ').pop());
 }
 

@@ -43,13 +43,13 @@ test.describe('system operations', { tag: '@integration' }, () => {
     expect(response.headers()['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await response.text();
     for (const state of ['total', 'idle', 'active']) {
-      expect(text).toMatch(new RegExp(`^call_coach_db_pool_connections\\{state="${state}"\\} \\d+$`, 'm'));
+      expect(text).toMatch(new RegExp(`^call_coach_db_pool_connections\\{state="${state}",instance="[^"]+"\\} \\d+$`, 'm'));
     }
-    expect(text).toMatch(/^call_coach_db_pool_waiting_requests \d+$/m);
-    expect(text).toMatch(/^call_coach_db_pool_max_connections 10$/m);
-    const count = /^call_coach_http_requests_total\{operation_id="getHealth",method="GET",status="200"\} (\d+)$/m.exec(text);
+    expect(text).toMatch(/^call_coach_db_pool_waiting_requests\{instance="[^"]+"\} \d+$/m);
+    expect(text).toMatch(/^call_coach_db_pool_max_connections\{instance="[^"]+"\} 10$/m);
+    const count = /^call_coach_http_requests_total\{operation_id="getHealth",method="GET",status="200",instance="[^"]+"\} (\d+)$/m.exec(text);
     expect(Number(count?.[1])).toBeGreaterThanOrEqual(1);
-    expect(text).toMatch(/^call_coach_http_request_duration_seconds_bucket\{le="\+Inf",operation_id="getHealth",method="GET",status="200"\} \d+$/m);
+    expect(text).toMatch(/^call_coach_http_request_duration_seconds_bucket\{le="\+Inf",instance="[^"]+",operation_id="getHealth",method="GET",status="200"\} \d+$/m);
     // Unmatched routes share one label value instead of one series per path.
     await api.get(`/no-such-path-${Date.now()}`);
     expect(await (await api.get('/metrics')).text()).toMatch(/operation_id="none",method="GET",status="404"/);

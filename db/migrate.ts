@@ -39,8 +39,12 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 
 /**
  * Applies pending migrations in order, each in its own transaction, recorded with its checksum
- * in `schema_migrations`. An advisory lock keeps two starting instances from racing.
- * Returns the files it applied.
+ * in `schema_migrations`. Returns the files it applied.
+ *
+ * Every transaction first takes a transaction-scoped advisory lock, so two starting instances
+ * cannot race, also through a transaction pooler (PgBouncer in transaction mode), where a
+ * session-level lock and the statements after it may land on different server connections.
+ * A migration runs without the service's statement timeout (a role default may set one).
  *
  * This is the one place that talks to PostgreSQL through a plain `pg` client instead of the
  * Slonik pool: a migration file is a multi-statement script, which Slonik refuses by design.
@@ -49,46 +53,57 @@ export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promis
   const migrations = await readMigrations(dir);
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'call-coach-migrate' });
   await client.connect();
+  /** Runs `work` in one transaction that holds the migration lock. */
+  const locked = async <T>(work: () => Promise<T>): Promise<T> => {
+    await client.query('BEGIN');
+    try {
+      await client.query("SELECT pg_advisory_xact_lock($1), set_config('statement_timeout', '0', true)", [MIGRATION_LOCK_KEY]);
+      const result = await work();
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    }
+  };
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    await client.query(`
-      CREATE TABLE IF NOT EXISTS schema_migrations (
-        version    text PRIMARY KEY,
-        name       text NOT NULL,
-        checksum   text NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now()
-      )`);
-    const { rows } = await client.query<{ version: string; checksum: string }>(
-      'SELECT version, checksum FROM schema_migrations',
+    await locked(() =>
+      client.query(`
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+          version    text PRIMARY KEY,
+          name       text NOT NULL,
+          checksum   text NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now()
+        )`),
     );
-    const applied = new Map(rows.map((row) => [row.version, row.checksum]));
     const done: string[] = [];
     for (const migration of migrations) {
-      const recorded = applied.get(migration.version);
-      if (recorded !== undefined) {
-        if (recorded !== migration.checksum) throw new MigrationChecksumError(migration, recorded);
-        continue;
-      }
-      try {
-        await client.query('BEGIN');
-        await client.query(migration.sql); // simple protocol: the whole file, as psql would run it
+      // Read under the lock: another instance may have applied it since this one started.
+      const applied = await locked(async () => {
+        const { rows } = await client.query<{ checksum: string }>('SELECT checksum FROM schema_migrations WHERE version = $1', [
+          migration.version,
+        ]);
+        const recorded = rows[0]?.checksum;
+        if (recorded !== undefined) {
+          if (recorded !== migration.checksum) throw new MigrationChecksumError(migration, recorded);
+          return false;
+        }
+        try {
+          await client.query(migration.sql); // simple protocol: the whole file, as psql would run it
+        } catch (error) {
+          throw new Error(`Migration ${migration.file} failed and was rolled back: ${(error as Error).message}`, { cause: error });
+        }
         await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
           migration.version,
           migration.name,
           migration.checksum,
         ]);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK');
-        throw new Error(`Migration ${migration.file} failed and was rolled back: ${(error as Error).message}`, {
-          cause: error,
-        });
-      }
-      done.push(migration.file);
+        return true;
+      });
+      if (applied) done.push(migration.file);
     }
     return done;
   } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
     await client.end();
   }
 }

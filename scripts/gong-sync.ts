@@ -55,7 +55,7 @@ const db = await createDatabase({ url: target.url, ...config.pool });
 const stopping = new AbortController();
 let exitCode = 1;
 try {
-  if (config.migrateOnStart) await migrate(target.url);
+  if (config.migrateOnStart) await migrate(config.migrationDatabaseUrl ?? target.url);
   const owner = leaseOwner();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.removeAllListeners(signal);

@@ -1,4 +1,4 @@
-/** `npm run db:migrate`: applies pending migrations to DATABASE_URL (or the embedded database). */
+/** `npm run db:migrate`: applies pending migrations to MIGRATION_DATABASE_URL, else DATABASE_URL (or the embedded database). */
 import { migrate } from '../db/migrate.js';
 import { loadConfig } from '../server/config.js';
 import { resolveDatabase, type DatabaseTarget } from '../server/database.js';
@@ -13,7 +13,7 @@ try {
   stage = 'database';
   target = await resolveDatabase(config, logger);
   stage = 'migrate';
-  const applied = await migrate(target.url);
+  const applied = await migrate(config.migrationDatabaseUrl ?? target.url);
   console.log(applied.length ? `Applied ${applied.join(', ')}` : 'Nothing to apply: the schema is up to date.');
 } catch (error) {
   // The same one-line reasons as a failed `npm start`, without a stack trace.

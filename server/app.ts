@@ -31,7 +31,7 @@ import { validate } from './validation.js';
 export async function createApp(deps: { config: Config; db: Database; logger: Logger; gongSync: GongSyncWorker }): Promise<Koa> {
   const { config, db, logger } = deps;
   const spec = loadSpec();
-  const metrics = createMetrics(db);
+  const metrics = createMetrics(db, config.instanceId);
   const schemes = { bearerAuth, ...gongSecurity(config.gongWebhook) };
   const routes = compileRoutes(
     await loadContract(spec.document),
@@ -47,7 +47,8 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
     schemes,
   );
 
-  const app = new Koa({ proxy: false });
+  // X-Forwarded-For decides ctx.ip (logs, per-IP limits) only when the proxy in front is trusted.
+  const app = new Koa({ proxy: config.proxy.trust, maxIpsCount: config.proxy.maxIps });
   app.silent = true; // errors are answered and logged by problemErrors
   // 1. cross-cutting
   app.use(requestId);

@@ -1,5 +1,6 @@
 /** Every environment variable the service reads, parsed and checked once at start. */
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_SYSTEM_DIR } from '../db/embedded.js';
 
@@ -9,6 +10,12 @@ export type Config = {
   port: number;
   /** Unset: the service runs its own embedded PostgreSQL. */
   databaseUrl: string | undefined;
+  /** Where migrations run: a direct connection, never a transaction pooler's. Unset: the service's own database. */
+  migrationDatabaseUrl: string | undefined;
+  /** Behind a load balancer: trust X-Forwarded-For from at most `maxIps` proxies (Koa's app.proxy). */
+  proxy: { trust: boolean; maxIps: number };
+  /** The `instance` label on every metric series, so each replica's figures stay apart. */
+  instanceId: string;
   embedded: {
     dataDir: string;
     port: number;
@@ -151,6 +158,9 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 3000, 0, 65535),
     databaseUrl: env.DATABASE_URL || undefined,
+    migrationDatabaseUrl: env.MIGRATION_DATABASE_URL || undefined,
+    proxy: { trust: flag(env, 'TRUST_PROXY', false), maxIps: integer(env, 'TRUST_PROXY_MAX_IPS', 1, 0, 100) },
+    instanceId: env.INSTANCE_ID || `${hostname()}:${env.PORT || 3000}`,
     embedded: {
       dataDir: env.EMBEDDED_PG_DIR || defaultEmbeddedDataDir(env.EMBEDDED_PG_SYSTEM_DIR || DEFAULT_SYSTEM_DIR),
       port: integer(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),

@@ -59,7 +59,8 @@ context.databaseUrl = target.url;
 const db: Database = await step('pool', () => openPool(target.url, config));
 startedParts.push(() => db.end());
 if (config.migrateOnStart) {
-  const applied = await step('migrate', () => migrate(target.url));
+  context.databaseUrl = config.migrationDatabaseUrl ?? target.url;
+  const applied = await step('migrate', () => migrate(context.databaseUrl!));
   logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
 }
 

@@ -13,9 +13,11 @@ export type Metrics = {
 /** Requests that match no operation share one label value, so label cardinality stays bounded. */
 const NO_OPERATION = 'none';
 
-/** One registry per app (not prom-client's global one): process defaults, pool state, HTTP. */
-export function createMetrics(db: Database): Metrics {
+/** One registry per app (not prom-client's global one): process defaults, pool state, HTTP, labelled by instance. */
+export function createMetrics(db: Database, instanceId: string): Metrics {
   const registry = new Registry();
+  // Every series of this replica carries its instance, so a scraper behind one address still tells replicas apart.
+  registry.setDefaultLabels({ instance: instanceId });
   collectDefaultMetrics({ register: registry, prefix: 'call_coach_' });
   registerPoolMetrics(registry, db);
 

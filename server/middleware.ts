@@ -32,7 +32,7 @@ export function requestLogger(logger: Logger) {
     } finally {
       if (logger.isLevelEnabled('info')) {
         (ctx.state.log as Logger).info(
-          { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) },
+          { method: ctx.method, path: ctx.path, status: ctx.status, ip: ctx.ip, ms: Math.round(performance.now() - started) },
           'request',
         );
       }
