@@ -1,4 +1,4 @@
-import { expect, newCall, sql, test, uniqueEmail, type ApiClient } from './support/fixtures.js';
+import { expect, newCall, setupBody, sql, test, uniqueEmail, type ApiClient } from './support/fixtures.js';
 import { signToken } from './support/tokens.js';
 
 type Speaker = { name: string; email: string; role: string; company_side: boolean };
@@ -155,8 +155,7 @@ test.describe('analyses API', { tag: '@integration' }, () => {
     const { callId, repEmail } = await callWithRep(api, trackCall);
     const ids: string[] = [];
     for (let i = 0; i < 4; i += 1) {
-      const response = await api.post(`/calls/${callId}/analyses`, analysisBody(repEmail, { rubric_version: `v${i}` }));
-      ids.push((await response.json()).id);
+      ids.push((await setupBody(api.post(`/calls/${callId}/analyses`, analysisBody(repEmail, { rubric_version: `v${i}` })), 201)).id);
     }
     // Two share a timestamp, so the id breaks the tie.
     const times = ['2026-01-01T10:00:00Z', '2026-01-03T10:00:00Z', '2026-01-02T10:00:00Z', '2026-01-02T10:00:00Z'];
@@ -192,8 +191,8 @@ test.describe('analyses API', { tag: '@integration' }, () => {
   test('a rep sees the analyses of calls they spoke on, and nothing of other calls', async ({ api, trackCall }) => {
     const mine = await callWithRep(api, trackCall);
     const other = await callWithRep(api, trackCall);
-    const myAnalysis = await (await api.post(`/calls/${mine.callId}/analyses`, analysisBody(mine.repEmail))).json();
-    const otherAnalysis = await (await api.post(`/calls/${other.callId}/analyses`, analysisBody(other.repEmail))).json();
+    const myAnalysis = await setupBody(api.post(`/calls/${mine.callId}/analyses`, analysisBody(mine.repEmail)), 201);
+    const otherAnalysis = await setupBody(api.post(`/calls/${other.callId}/analyses`, analysisBody(other.repEmail)), 201);
 
     const rep = api.as(signToken({ role: 'rep', email: mine.repEmail.toUpperCase() }));
     const list = await rep.get(`/calls/${mine.callId}/analyses`);

@@ -3,8 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { migrate, MigrationChecksumError, MIGRATIONS_DIR, readMigrations } from '../db/migrate.js';
 import pg from 'pg';
+import { SchemaValidationError } from 'slonik';
 import { createDatabase } from '../db/pool.js';
+import { row, uuid } from '../db/rows.js';
 import { expect, newCall, sql, test, uniqueEmail, uniqueGongId } from './support/fixtures.js';
+import { scratchDatabase } from './support/scratch-database.js';
 import { testEnvironment } from './support/test-environment.js';
 
 /**
@@ -34,6 +37,8 @@ const observed = test.extend<{}, { observer: Observer }>({
     { scope: 'worker' },
   ],
 });
+
+const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
 const insertCall = (gongId: string, title = 'Transaction test') => sql.unsafe`
   INSERT INTO calls (gong_call_id, title, scheduled_at) VALUES (${gongId}, ${title}, now()) RETURNING id`;
@@ -169,14 +174,9 @@ observed.describe('migrations', { tag: '@integration' }, () => {
   /** A database of its own, dropped after the test. */
   const scratch = observed.extend<{ scratchUrl: string }>({
     scratchUrl: async ({ db }, use) => {
-      const name = `call_coach_scratch_${Math.random().toString(36).slice(2, 10)}`;
-      await db.pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`);
-      const url = new URL(testEnvironment().databaseUrl);
-      url.pathname = `/${name}`;
-      await use(url.toString());
-      await db.pool.query(sql.unsafe`DROP DATABASE IF EXISTS ${sql.identifier([name])} WITH (FORCE)`).catch((error) =>
-        console.warn(`cleanup: dropping ${name} failed: ${(error as Error).message}`),
-      );
+      const scratchDb = await scratchDatabase(db);
+      await use(scratchDb.url);
+      await scratchDb.drop().catch((error) => console.warn(`cleanup: dropping ${scratchDb.name} failed: ${(error as Error).message}`));
     },
   });
 
@@ -230,6 +230,25 @@ observed.describe('migrations', { tag: '@integration' }, () => {
     } finally {
       await scratchDb.end();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+test.describe('row schemas', { tag: '@integration' }, () => {
+  test('each row is parsed with its query’s schema: a row that does not fit is a SchemaValidationError', async ({ db }) => {
+    const query = sql.type(row({ id: uuid }))`SELECT 'not-a-uuid' AS id`;
+    await expect(db.pool.one(query)).rejects.toBeInstanceOf(SchemaValidationError);
+    await expect(db.pool.one(sql.type(row({ id: uuid }))`SELECT 'a' AS id, 1 AS extra`)).rejects.toBeInstanceOf(SchemaValidationError);
+    expect(await db.pool.oneFirst(sql.type(row({ id: uuid }))`SELECT ${UNKNOWN_ID}::uuid AS id`)).toBe(UNKNOWN_ID);
+    // DB_PARSE_ROWS=false: the same pool without the parser returns the row as PostgreSQL sent it.
+    const unchecked = await createDatabase({
+      url: testEnvironment().databaseUrl, maxConnections: 1, acquireTimeoutMs: 5000, statementTimeoutMs: 10_000, connectTimeoutMs: 5000,
+      parseRows: false,
+    });
+    try {
+      expect(await unchecked.pool.one(query)).toEqual({ id: 'not-a-uuid' });
+    } finally {
+      await unchecked.end();
     }
   });
 });

@@ -10,7 +10,8 @@ import { sql } from 'slonik';
 import { ApiClient, expect, test, uniqueEmail, uniqueGongId } from './support/fixtures.js';
 import { simCall, startGongSimulator, type GongSimulator } from './support/gong-simulator.js';
 import { gongEnv, SIM_BASIC } from './support/gong-sync-cli.js';
-import { scratchDatabase, startOwnServer, type OwnServer } from './support/own-server.js';
+import { startOwnServer, type OwnServer } from './support/own-server.js';
+import { scratchDatabase } from './support/scratch-database.js';
 import { testEnvironment } from './support/test-environment.js';
 import { signToken } from './support/tokens.js';
 

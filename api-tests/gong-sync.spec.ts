@@ -9,7 +9,7 @@ import { createDatabase, type Database } from '../db/pool.js';
 import { expect, test, uniqueEmail, uniqueGongId } from './support/fixtures.js';
 import { simCall, startGongSimulator, type GongSimulator, type SimCall, type SimRequest } from './support/gong-simulator.js';
 import { runSync, SIM_BASIC, SIM_BEARER, startSync } from './support/gong-sync-cli.js';
-import { scratchDatabase } from './support/own-server.js';
+import { scratchDatabase } from './support/scratch-database.js';
 
 const FROM = '2026-11-01T00:00:00Z';
 const TO = '2026-11-08T00:00:00Z';

@@ -1,17 +1,15 @@
 /**
  * What must never get in or out: NUL characters, huge and odd text, prototype keys, duplicate
  * keys; statement timeouts that become 503s rather than hangs; request ids on every log line.
- * The last two use a dedicated server process (its own port, a tiny statement timeout, info logs)
- * against the same test database, stopped with SIGTERM.
+ * The last two use a server process of their own (support/own-server.ts: a tiny statement
+ * timeout, info logs) on a scratch database of its own, so its sessions never mix with the
+ * shared server's (the pool tests count those).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import path from 'node:path';
+import { createDatabase, type Database } from '../db/pool.js';
 import { ApiClient, expect, newCall, sql, test } from './support/fixtures.js';
-import { serverEnvironment, testEnvironment } from './support/test-environment.js';
+import { startOwnServer, type OwnServer } from './support/own-server.js';
+import { scratchDatabase, type ScratchDatabase } from './support/scratch-database.js';
 import { signToken } from './support/tokens.js';
-
-const ROOT = path.resolve(import.meta.dirname, '..');
 
 async function createCall(api: ApiClient, trackCall: (id: string) => void, overrides: Record<string, unknown> = {}) {
   const response = await api.post('/calls', newCall(overrides));
@@ -65,9 +63,18 @@ test.describe('bad input is refused clearly or stored intact', { tag: '@integrat
     expect((await response.json()).errors).toContainEqual(expect.objectContaining({ location: 'body', path: '/title' }));
   });
 
+  /**
+   * What a polluted Object.prototype.role would change: a token without a role claim would read
+   * the inherited "admin" (auth.ts destructures the claims) and be let in. It must stay a 401.
+   */
+  async function expectPrototypeUnpolluted(api: ApiClient) {
+    const roleless = await api.as(signToken({ role: undefined })).get('/calls?limit=1');
+    expect(roleless.status(), 'a token without a role is still refused').toBe(401);
+  }
+
   for (const [what, raw, at] of [
     ['__proto__ at the top', '{"__proto__": {"role": "admin"}, "title": "x"}', '/__proto__'],
-    ['__proto__ inside metadata', '{"gong_call_id": "1", "title": "x", "scheduled_at": "2026-11-02T15:00:00Z", "metadata": {"__proto__": {"polluted": true}}}', '/metadata/__proto__'],
+    ['__proto__ inside metadata', '{"gong_call_id": "1", "title": "x", "scheduled_at": "2026-11-02T15:00:00Z", "metadata": {"__proto__": {"role": "admin"}}}', '/metadata/__proto__'],
   ] as const) {
     test(`${what} is refused as a reserved key, and nothing is polluted`, async ({ api }) => {
       const response = await api.fetch('POST', '/calls', { data: Buffer.from(raw), headers: { 'Content-Type': 'application/json' } });
@@ -75,16 +82,15 @@ test.describe('bad input is refused clearly or stored intact', { tag: '@integrat
       const problem = await response.json();
       expect(problem.detail).toMatch(/reserved key/);
       expect(problem.errors[0]).toMatchObject({ location: 'body', path: at });
-      // The server's objects did not gain the property: a normal answer carries no such field.
-      expect(JSON.stringify(await (await api.get('/health')).json())).toBe('{"status":"ok"}');
+      await expectPrototypeUnpolluted(api);
     });
   }
 
   test('constructor.prototype inside metadata is plain data: stored as given, nothing polluted', async ({ api, trackCall }) => {
-    const metadata = { constructor: { prototype: { polluted: true } } };
+    const metadata = { constructor: { prototype: { role: 'admin' } } };
     const call = await createCall(api, trackCall, { metadata });
     expect((await (await api.get(`/calls/${call.id}`)).json()).metadata).toEqual(metadata);
-    expect(JSON.stringify(await (await api.get('/health')).json())).toBe('{"status":"ok"}');
+    await expectPrototypeUnpolluted(api);
   });
 
   test('a duplicate key counts with its last value (as documented)', async ({ api, trackCall }) => {
@@ -98,77 +104,24 @@ test.describe('bad input is refused clearly or stored intact', { tag: '@integrat
   });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-type Dedicated = { process: ChildProcess; baseURL: string; logs: string[] };
-
-/** A second server process on the test database, with its own settings; logs collected. */
-async function startServer(env: Record<string, string>): Promise<Dedicated> {
-  const port = await freePort();
-  const environment = testEnvironment();
-  const base = serverEnvironment(environment);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      ...base,
-      // Share the run's database (already migrated), never start a second embedded one.
-      DATABASE_URL: environment.databaseUrl,
-      EMBEDDED_PG_EPHEMERAL: 'false',
-      MIGRATE_ON_START: 'false',
-      PORT: String(port),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: string[] = [];
-  let buffered = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('utf8');
-    const lines = buffered.split('\n');
-    buffered = lines.pop()!;
-    logs.push(...lines.filter(Boolean));
-  });
-  child.stderr!.on('data', (chunk: Buffer) => logs.push(`stderr: ${chunk.toString('utf8')}`));
-  const baseURL = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`dedicated server exited: ${logs.join('\n')}`);
-    try {
-      if ((await fetch(`${baseURL}/health`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`dedicated server did not start: ${logs.join('\n')}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return { process: child, baseURL, logs };
-}
-
-async function stopServer(server: Dedicated): Promise<void> {
-  if (server.process.exitCode !== null) return;
-  const exited = new Promise((resolve) => server.process.once('exit', resolve));
-  server.process.kill('SIGTERM');
-  await exited;
-}
-
-test.describe('a dedicated server with a 300 ms statement timeout and info logs', { tag: '@integration' }, () => {
+test.describe('a server of its own with a 300 ms statement timeout and info logs', { tag: '@integration' }, () => {
   test.describe.configure({ mode: 'serial' });
-  let server: Dedicated;
+  let scratch: ScratchDatabase;
+  let server: OwnServer;
+  let serverDb: Database;
   let api: ApiClient;
   let dispose: () => Promise<void>;
+  const logLines = () => server.output().split('\n').filter(Boolean);
 
-  test.beforeAll(async ({ playwright }) => {
-    server = await startServer({ DB_STATEMENT_TIMEOUT_MS: '300', LOG_LEVEL: 'info', DB_POOL_MAX: '3' });
+  test.beforeAll(async ({ playwright, db }) => {
+    scratch = await scratchDatabase(db);
+    server = await startOwnServer({
+      database: { url: scratch.url },
+      env: { DB_STATEMENT_TIMEOUT_MS: '300', LOG_LEVEL: 'info', DB_POOL_MAX: '3' },
+    });
+    serverDb = await createDatabase({
+      url: scratch.url, maxConnections: 2, acquireTimeoutMs: 5000, statementTimeoutMs: 10_000, connectTimeoutMs: 5000,
+    });
     const context = await playwright.request.newContext({ baseURL: server.baseURL });
     api = new ApiClient(context, signToken());
     dispose = () => context.dispose();
@@ -176,13 +129,16 @@ test.describe('a dedicated server with a 300 ms statement timeout and info logs'
 
   test.afterAll(async () => {
     await dispose?.();
-    if (server) await stopServer(server);
+    await serverDb?.end();
+    await server?.stop();
+    await scratch?.drop();
   });
 
-  test('a statement that runs too long is cancelled and answered 503 with Retry-After, not a hang', async ({ db, trackCall }) => {
-    const call = await createCall(api, trackCall);
+  test('a statement that runs too long is cancelled and answered 503 with Retry-After, not a hang', async () => {
+    // The scratch database goes with all it holds: nothing to clean up call by call.
+    const call = await createCall(api, () => {});
     // Hold the call's row lock: adding a speaker must wait for it (foreign key check) past 300 ms.
-    await db.transaction(async (transaction) => {
+    await serverDb.transaction(async (transaction) => {
       await transaction.query(sql.unsafe`SELECT id FROM calls WHERE id = ${call.id} FOR UPDATE`);
       const started = Date.now();
       const response = await api.post(`/calls/${call.id}/speakers`, { name: 'Slow Sam', role: 'se', company_side: true });
@@ -203,8 +159,8 @@ test.describe('a dedicated server with a 300 ms statement timeout and info logs'
     const ids = ['trace-hardening-1', 'trace-hardening-2'];
     await api.get('/health', { headers: { 'X-Request-Id': ids[0]! } });
     await api.get('/calls/00000000-0000-4000-8000-000000000000', { headers: { 'X-Request-Id': ids[1]! } });
-    await expect.poll(() => server.logs.filter((line) => ids.some((id) => line.includes(id))).length).toBe(2);
-    const entries = server.logs.filter((line) => !line.startsWith('stderr:')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    await expect.poll(() => logLines().filter((line) => ids.some((id) => line.includes(id))).length).toBe(2);
+    const entries = logLines().map((line) => JSON.parse(line) as Record<string, unknown>);
     const requests = entries.filter((entry) => entry.msg === 'request');
     expect(requests.length).toBeGreaterThanOrEqual(2);
     for (const entry of requests) expect(entry.request_id, JSON.stringify(entry)).toEqual(expect.any(String));

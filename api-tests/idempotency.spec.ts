@@ -11,7 +11,8 @@ import { ApiClient, expect, newCall, sql, test, uniqueEmail, type Cleanup } from
 import { startGongSimulator } from './support/gong-simulator.js';
 import { gongEnv, SIM_BASIC } from './support/gong-sync-cli.js';
 import { holdLock, untilBlocked } from './support/locks.js';
-import { scratchDatabase, startOwnServer } from './support/own-server.js';
+import { startOwnServer } from './support/own-server.js';
+import { scratchDatabase } from './support/scratch-database.js';
 import { signToken } from './support/tokens.js';
 
 /** A fresh key, deleted with its stored answer after the test. */

@@ -114,7 +114,7 @@ test.describe('connection pool', { tag: ['@integration', '@slow'] }, () => {
     const { db } = await namedPool(1, 300);
     try {
       const holder = db.connect((c) => c.query(sql.unsafe`SELECT pg_sleep(1.5)`));
-      await new Promise((resolve) => setTimeout(resolve, 100)); // let the holder take the only connection
+      await expect.poll(() => db.state().active, { message: 'the holder has the only connection' }).toBe(1);
       const started = performance.now();
       await expect(db.connect((c) => c.oneFirst(sql.unsafe`SELECT 1`))).rejects.toBeInstanceOf(PoolTimeoutError);
       const waited = performance.now() - started;

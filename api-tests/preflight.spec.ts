@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../server/config.js';
 import { freePort } from '../scripts/free-port.js';
-import { expect, sql, test } from './support/fixtures.js';
-import { maskUrl, testEnvironment } from './support/test-environment.js';
+import { expect, test } from './support/fixtures.js';
+import { scratchDatabase } from './support/scratch-database.js';
+import { maskUrl } from './support/test-environment.js';
 
 /** Runs Playwright itself, as a developer would, with `env` changed; returns what it printed. */
 function nestedRun(env: Record<string, string>): { status: number | null; output: string } {
@@ -28,8 +29,16 @@ test.describe('configuration', () => {
   test('defaults are usable for local development', () => {
     const config = loadConfig({});
     expect(config.databaseUrl).toBeUndefined();
-    expect(config.pool).toEqual({ maxConnections: 10, acquireTimeoutMs: 2000, statementTimeoutMs: 5000, connectTimeoutMs: 3000 });
+    expect(config.pool).toEqual({ maxConnections: 10, acquireTimeoutMs: 2000, statementTimeoutMs: 5000, connectTimeoutMs: 3000, parseRows: true });
     expect(config.migrateOnStart).toBe(true);
+  });
+
+  test('rows are parsed against their schemas in development and tests; in production only with DB_PARSE_ROWS', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(40) };
+    expect(loadConfig({ NODE_ENV: 'test' }).pool.parseRows).toBe(true);
+    expect(loadConfig(production).pool.parseRows).toBe(false);
+    expect(loadConfig({ ...production, DB_PARSE_ROWS: 'true' }).pool.parseRows).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test', DB_PARSE_ROWS: 'false' }).pool.parseRows).toBe(false);
   });
 
   test('bad values are refused with the variable named', () => {
@@ -59,18 +68,15 @@ test.describe('test database preflight', () => {
   });
 
   test('a database without the schema stops the run, naming the fix', { tag: '@integration' }, async ({ db }) => {
-    const name = `call_coach_empty_${Math.random().toString(36).slice(2, 10)}`;
-    await db.pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`);
+    const empty = await scratchDatabase(db);
     try {
-      const url = new URL(testEnvironment().databaseUrl);
-      url.pathname = `/${name}`;
-      const { status, output } = nestedRun({ TEST_DATABASE_URL: url.toString(), MIGRATE_ON_START: 'false' });
+      const { status, output } = nestedRun({ TEST_DATABASE_URL: empty.url, MIGRATE_ON_START: 'false' });
       expect(status).not.toBe(0);
       expect(output).toContain('Test database schema not initialized');
       expect(output).toContain('missing tables calls, speakers, transcripts, analyses');
       expect(output).toContain('npm run db:migrate');
     } finally {
-      await db.pool.query(sql.unsafe`DROP DATABASE IF EXISTS ${sql.identifier([name])} WITH (FORCE)`);
+      await empty.drop();
     }
   });
 });

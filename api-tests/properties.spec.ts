@@ -17,7 +17,7 @@
  */
 import fc from 'fast-check';
 import type { OpenAPIV3 } from 'openapi-types';
-import { contract } from './support/contract.js';
+import { contract, specOperations } from './support/contract.js';
 import { expect, sql, test, type ApiClient } from './support/fixtures.js';
 import { arbitrary, faults, type Fault, type Schema } from './support/schema-arbitrary.js';
 import { testEnvironment } from './support/test-environment.js';
@@ -27,7 +27,6 @@ const SEED = Number(process.env.PROPERTY_SEED ?? 20_260_411);
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 25);
 /** Runs per fault kind: enough to hit different fields, few enough to stay fast. */
 const FAULT_RUNS = Math.max(3, Math.ceil(RUNS / 5));
-const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 
 type Operation = {
   id: string;
@@ -46,26 +45,23 @@ type Operation = {
 const definition = (await contract()).definition as OpenAPIV3.Document;
 
 function readOperations(doc: OpenAPIV3.Document): Operation[] {
-  return Object.entries(doc.paths).flatMap(([path, item]) =>
-    METHODS.filter((method) => item?.[method]).map((method) => {
-      const operation = item![method]!;
-      const json = (operation.requestBody as OpenAPIV3.RequestBodyObject | undefined)?.content?.['application/json'];
-      const examples = Object.values((json?.examples ?? {}) as Record<string, OpenAPIV3.ExampleObject>).map((e) => e.value);
-      const security = operation.security ?? doc.security ?? [];
-      return {
-        id: operation.operationId ?? `${method} ${path}`,
-        method: method.toUpperCase(),
-        path,
-        parameters: [...(item!.parameters ?? []), ...(operation.parameters ?? [])] as OpenAPIV3.ParameterObject[],
-        body: json?.schema as Schema | undefined,
-        bodyLimit: (operation as { 'x-body-limit'?: number })['x-body-limit'],
-        bodyExamples: json?.example !== undefined ? [json.example, ...examples] : examples,
-        // Bearer-token operations; the Gong webhook's own schemes are checked in webhooks.spec.ts.
-        isProtected: security.some((requirement) => 'bearerAuth' in requirement),
-        hasGet: Boolean(item!.get),
-      };
-    }),
-  );
+  return specOperations(doc).map(({ method, path, item, operation, parameters }) => {
+    const json = (operation.requestBody as OpenAPIV3.RequestBodyObject | undefined)?.content?.['application/json'];
+    const examples = Object.values((json?.examples ?? {}) as Record<string, OpenAPIV3.ExampleObject>).map((e) => e.value);
+    const security = operation.security ?? doc.security ?? [];
+    return {
+      id: operation.operationId ?? `${method} ${path}`,
+      method,
+      path,
+      parameters,
+      body: json?.schema as Schema | undefined,
+      bodyLimit: (operation as { 'x-body-limit'?: number })['x-body-limit'],
+      bodyExamples: json?.example !== undefined ? [json.example, ...examples] : examples,
+      // Bearer-token operations; the Gong webhook's own schemes are checked in webhooks.spec.ts.
+      isProtected: security.some((requirement) => 'bearerAuth' in requirement),
+      hasGet: Boolean(item.get),
+    };
+  });
 }
 
 const OPERATIONS = readOperations(definition);

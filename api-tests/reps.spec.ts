@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Database } from '../db/pool.js';
-import { expect, newCall, sql, test, uniqueEmail, type ApiClient, type Cleanup } from './support/fixtures.js';
+import { createDatabase, type Database } from '../db/pool.js';
+import { ApiClient, Cleanup, expect, newCall, sql, test, uniqueEmail } from './support/fixtures.js';
+import { startOwnServer } from './support/own-server.js';
+import { scratchDatabase } from './support/scratch-database.js';
 import { signToken } from './support/tokens.js';
 
-type Speaker = { name: string; email?: string; role: string; company_side: boolean };
+type Speaker = { name: string; email?: string; role: string; company_side: boolean; gong_speaker_id?: string };
 type Ctx = { api: ApiClient; db: Database; cleanup: Cleanup; trackCall: (id: string) => void };
 
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';
@@ -47,6 +49,33 @@ async function seedAnalysis(
   await t.db.pool.query(sql.unsafe`UPDATE analyses SET created_at = ${at}::timestamptz WHERE id = ${id}`);
   return id as string;
 }
+
+/**
+ * A service on a database of the test's own (nothing else in it), for what compares a rep with
+ * every other rep: the team is then exactly the reps the test made, whatever other tests write.
+ */
+const alone = test.extend<{ own: Ctx }>({
+  own: async ({ playwright, db }, use) => {
+    const scratch = await scratchDatabase(db);
+    const server = await startOwnServer({ database: { url: scratch.url } });
+    const ownDb = await createDatabase({
+      url: scratch.url, maxConnections: 2, acquireTimeoutMs: 5000, statementTimeoutMs: 10_000, connectTimeoutMs: 5000,
+    });
+    const context = await playwright.request.newContext({
+      baseURL: server.baseURL,
+      extraHTTPHeaders: { Accept: 'application/json, application/problem+json' },
+    });
+    try {
+      // Dropping the database removes all the test stored: its cleanup steps need not run.
+      await use({ api: new ApiClient(context, signToken()), db: ownDb, cleanup: new Cleanup(), trackCall: () => {} });
+    } finally {
+      await context.dispose();
+      await ownDb.end();
+      await server.stop();
+      await scratch.drop();
+    }
+  },
+});
 
 function patch(api: ApiClient, path: string, data: unknown) {
   return api.fetch('PATCH', path, { data });
@@ -169,7 +198,8 @@ test.describe('reps API', { tag: '@integration' }, () => {
 
 test.describe('rep insights', { tag: '@integration' }, () => {
   // Each test writes analyses into its own window in the past that no other test writes into,
-  // so team averages and counts see only that test's data.
+  // so a rep's own counts see only that test's data; team averages, which span every rep, are
+  // tested on a database of their own (`alone`).
 
   test('counts, averages, trends, weekly series and recent wins over an explicit period', async ({ api, db, cleanup, trackCall }) => {
     const t: Ctx = { api, db, cleanup, trackCall };
@@ -240,8 +270,8 @@ test.describe('rep insights', { tag: '@integration' }, () => {
     expect(insights.recent_wins.map((w: { analysis_id: string }) => w.analysis_id)).toEqual(ids.slice(2).reverse());
   });
 
-  test('skill gaps against other reps of the same role over the same period', async ({ api, db, cleanup, trackCall }) => {
-    const t: Ctx = { api, db, cleanup, trackCall };
+  alone('skill gaps against other reps of the same role over the same period', async ({ own }) => {
+    const t = own;
     const rep = await newRep(t);
     const peer1 = await newRep(t);
     const peer2 = await newRep(t);
@@ -299,6 +329,57 @@ test.describe('rep insights', { tag: '@integration' }, () => {
       interactivity: 5, // 3 speaker changes in 1 minute; 6 per minute is 10
       patience_seconds: 1, // pauses before answering the customer: 2 s, and −1 s counted as 0
       question_rate_per_hour: 120, // 2 questions in 1 minute
+    });
+  });
+
+  test('per-call metrics have one definition: the call’s metrics and the rep’s insights agree, zero span included', async ({ api, db, cleanup, trackCall }) => {
+    const t: Ctx = { api, db, cleanup, trackCall };
+    const repEmail = uniqueEmail('metrics');
+    const speakers = [
+      { name: 'Rep', email: repEmail, role: 'ae', company_side: true, gong_speaker_id: '7001' },
+      { name: 'Customer', email: uniqueEmail('customer'), role: 'customer', company_side: false, gong_speaker_id: '7002' },
+    ];
+    const ordinary = await storeCall(t, speakers);
+    const zeroSpan = await storeCall(t, speakers);
+    const repId = await t.db.pool.oneFirst(sql.unsafe`SELECT id FROM reps WHERE email = ${repEmail}`);
+    const transcripts: [string, unknown][] = [
+      // Rep 0–10 s, customer 10–30 s, rep 30–60 s: 2 switches in 60 s, 2 per minute = 3.33 of 10.
+      [ordinary.id, [
+        { speakerId: '7001', sentences: [{ start: 0, end: 10_000, text: 'Welcome.' }] },
+        { speakerId: '7002', sentences: [{ start: 10_000, end: 30_000, text: 'Thanks.' }] },
+        { speakerId: '7001', sentences: [{ start: 30_000, end: 60_000, text: 'Let us begin.' }] },
+      ]],
+      // Everything said at one instant: a switch, but no span to count switches (or questions) in.
+      [zeroSpan.id, [
+        { speakerId: '7001', sentences: [{ start: 5_000, end: 5_000, text: 'Hello?' }] },
+        { speakerId: '7002', sentences: [{ start: 5_000, end: 5_000, text: 'Hi.' }] },
+      ]],
+    ];
+    for (const [callId, transcript] of transcripts) {
+      const stored = await t.api.fetch('PUT', `/calls/${callId}/transcript`, { data: transcript });
+      expect(stored.status(), await stored.text()).toBe(200);
+    }
+    // Each call alone in a window of its own, so the rep's averages are that call's values.
+    await seedAnalysis(t, ordinary.id, repEmail, '2014-03-05T12:00:00Z', { discovery: 70 });
+    await seedAnalysis(t, zeroSpan.id, repEmail, '2014-05-05T12:00:00Z', { discovery: 70 });
+    const callMetrics = async (callId: string) => {
+      const response = await t.api.get(`/calls/${callId}/metrics`);
+      expect(response.status()).toBe(200);
+      return response.json();
+    };
+    const repMetrics = async (from: string, to: string) => {
+      const response = await t.api.get(`/reps/${repId}/insights?from=${from}&to=${to}`);
+      expect(response.status()).toBe(200);
+      return (await response.json()).conversation_metrics;
+    };
+
+    expect(await callMetrics(ordinary.id)).toMatchObject({ talk_ratio: 66.67, interactivity: 3.3, question_rate_per_hour: 0 });
+    expect(await repMetrics('2014-03-01T00:00:00Z', '2014-04-01T00:00:00Z')).toMatchObject({
+      calls_with_transcript: 1, talk_ratio: 66.7, interactivity: 3.3, question_rate_per_hour: 0,
+    });
+    expect(await callMetrics(zeroSpan.id)).toMatchObject({ has_transcript: true, interactivity: null, question_rate_per_hour: null });
+    expect(await repMetrics('2014-05-01T00:00:00Z', '2014-06-01T00:00:00Z')).toMatchObject({
+      calls_with_transcript: 1, interactivity: null, question_rate_per_hour: null,
     });
   });
 

@@ -4,7 +4,7 @@
  */
 import { migrate, readMigrations } from '../db/migrate.js';
 import { expect, test } from './support/fixtures.js';
-import { scratchDatabase } from './support/own-server.js';
+import { scratchDatabase } from './support/scratch-database.js';
 import { pgbouncerVersion, startPgBouncer, type PgBouncer } from './support/pgbouncer.js';
 import { testEnvironment } from './support/test-environment.js';
 

@@ -5,25 +5,14 @@
  */
 import { expect, test } from '@playwright/test';
 import type { OpenAPIV3 } from 'openapi-types';
-import { contract, schemaErrors } from './support/contract.js';
-
-const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'] as const;
-
-type Op = { method: string; path: string; operation: OpenAPIV3.OperationObject; parameters: OpenAPIV3.ParameterObject[] };
+import { contract, schemaErrors, specOperations, type SpecOperation } from './support/contract.js';
 
 async function document(): Promise<OpenAPIV3.Document> {
   return (await contract()).definition as OpenAPIV3.Document; // dereferenced
 }
 
-async function operations(): Promise<Op[]> {
-  const doc = await document();
-  return Object.entries(doc.paths).flatMap(([path, item]) =>
-    METHODS.filter((method) => item?.[method]).map((method) => {
-      const operation = item![method]!;
-      const parameters = [...(item!.parameters ?? []), ...(operation.parameters ?? [])] as OpenAPIV3.ParameterObject[];
-      return { method: method.toUpperCase(), path, operation, parameters };
-    }),
-  );
+async function operations(): Promise<SpecOperation[]> {
+  return specOperations(await document());
 }
 
 /** Each named example of a media type (or its single `example`), as [name, value]. */

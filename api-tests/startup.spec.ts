@@ -13,7 +13,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres, makeTempDataDir } from '../db/embedded.js';
 import { freePort } from '../scripts/free-port.js';
 import { expect, test } from './support/fixtures.js';
-import { scratchDatabase } from './support/own-server.js';
+import { scratchDatabase } from './support/scratch-database.js';
 import { SERVER_NODE_ARGS, TEST_JWT_SECRET, testEnvironment } from './support/test-environment.js';
 import { signToken } from './support/tokens.js';
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { expect, newCall, sql, test, uniqueEmail, type ApiClient } from './support/fixtures.js';
+import { expect, newCall, setupBody, sql, test, uniqueEmail, type ApiClient } from './support/fixtures.js';
 import { signToken } from './support/tokens.js';
 
 type Sentence = { start: number; end: number; text: string };
@@ -38,6 +38,11 @@ async function createCall(
 
 function putTranscript(api: ApiClient, callId: string, transcript: unknown) {
   return api.fetch('PUT', `/calls/${callId}/transcript`, { data: transcript });
+}
+
+/** A test's setup: the transcript must be stored (200). */
+function storeTranscript(api: ApiClient, callId: string, transcript: unknown) {
+  return setupBody(putTranscript(api, callId, transcript), 200);
 }
 
 /** A made-up word no other test (or English) uses, so searches see only this test's rows. */
@@ -199,7 +204,7 @@ test.describe('transcripts API', { tag: '@integration' }, () => {
 
   test('GET returns the segments in order with speaker names; a rep sees only calls they spoke on', async ({ api, trackCall }) => {
     const call = await createCall(api, trackCall);
-    await putTranscript(api, call.id, [...twoMonologues, { speakerId: 'ghost', sentences: [{ start: 22000, end: 23000, text: 'Hi.' }] }]);
+    await storeTranscript(api, call.id, [...twoMonologues, { speakerId: 'ghost', sentences: [{ start: 22000, end: 23000, text: 'Hi.' }] }]);
 
     const response = await api.get(`/calls/${call.id}/transcript`);
     expect(response.status()).toBe(200);
@@ -261,7 +266,7 @@ test.describe('transcripts API', { tag: '@integration' }, () => {
     //   S  29000-33000 "How often does that happen?" (starts 1 s before Dan ends)       -> 4 s
     //   D  35000-45000                                                                 -> 10 s
     //   S  47000-50000 "Let us fix that."                                              -> 3 s
-    await putTranscript(api, call.id, [
+    await storeTranscript(api, call.id, [
       { speakerId: SARAH, sentences: [{ start: 0, end: 4000, text: 'Thanks for joining.' }, { start: 4000, end: 10000, text: 'What is failing today? ' }] },
       { speakerId: DAN, sentences: [{ start: 11000, end: 25000, text: 'Our nightly jobs fail.' }, { start: 26000, end: 30000, text: 'Why? Nobody knows.' }] },
       { speakerId: SARAH, sentences: [{ start: 29000, end: 33000, text: 'How often does that happen?' }] },
@@ -298,7 +303,7 @@ test.describe('transcripts API', { tag: '@integration' }, () => {
     const call = await createCall(api, trackCall);
     // Sarah then Dan: Sarah never answers Dan, so there is no pause to average (null).
     // One switch in a 6 s span = 10 per minute, above 6: 16.7 capped at 10.
-    await putTranscript(api, call.id, [
+    await storeTranscript(api, call.id, [
       { speakerId: SARAH, sentences: [{ start: 0, end: 3000, text: 'Any questions?' }] },
       { speakerId: DAN, sentences: [{ start: 3000, end: 6000, text: 'None.' }] },
     ]);
@@ -342,7 +347,7 @@ test.describe('transcripts API', { tag: '@integration' }, () => {
   test('search snippets are HTML-escaped, so transcript text cannot inject markup', async ({ api, trackCall }) => {
     const word = uniqueWord();
     const call = await createCall(api, trackCall);
-    await putTranscript(api, call.id, [
+    await storeTranscript(api, call.id, [
       { speakerId: DAN, sentences: [{ start: 0, end: 1000, text: `Try <img src=x onerror=alert(1)> & ${word} <b>now</b>` }] },
     ]);
     const hits = await (await api.get(`/transcripts/search?q=${word}&call_id=${call.id}`)).json();
@@ -359,7 +364,7 @@ test.describe('transcripts API', { tag: '@integration' }, () => {
     const older = await createCall(api, trackCall, [], { scheduled_at: '2026-10-01T09:00:00Z' });
     const newer = await createCall(api, trackCall, [], { scheduled_at: '2026-11-02T15:00:00.123456Z' });
     const sameTime = await createCall(api, trackCall, [], { scheduled_at: '2026-11-02T15:00:00.123456Z' });
-    await putTranscript(api, older.id, [
+    await storeTranscript(api, older.id, [
       {
         speakerId: SARAH,
         sentences: [
@@ -370,8 +375,8 @@ test.describe('transcripts API', { tag: '@integration' }, () => {
       },
       { speakerId: DAN, sentences: [{ start: 3000, end: 4000, text: `Two: ${word} then ${word} again.` }] },
     ]);
-    await putTranscript(api, newer.id, [{ speakerId: DAN, sentences: [{ start: 0, end: 1000, text: `Elsewhere ${word}.` }] }]);
-    await putTranscript(api, sameTime.id, [
+    await storeTranscript(api, newer.id, [{ speakerId: DAN, sentences: [{ start: 0, end: 1000, text: `Elsewhere ${word}.` }] }]);
+    await storeTranscript(api, sameTime.id, [
       { speakerId: SARAH, sentences: [{ start: 0, end: 1000, text: `Same time ${word}.` }, { start: 1000, end: 2000, text: `And ${word}.` }] },
     ]);
 
@@ -418,8 +423,8 @@ test.describe('transcripts API', { tag: '@integration' }, () => {
     const word = uniqueWord();
     const mine = await createCall(api, trackCall);
     const theirs = await createCall(api, trackCall);
-    await putTranscript(api, mine.id, [{ speakerId: SARAH, sentences: [{ start: 0, end: 1000, text: `The nightly ${word} jobs failed.` }] }]);
-    await putTranscript(api, theirs.id, [{ speakerId: SARAH, sentences: [{ start: 0, end: 1000, text: `A ${word} demo went fine.` }] }]);
+    await storeTranscript(api, mine.id, [{ speakerId: SARAH, sentences: [{ start: 0, end: 1000, text: `The nightly ${word} jobs failed.` }] }]);
+    await storeTranscript(api, theirs.id, [{ speakerId: SARAH, sentences: [{ start: 0, end: 1000, text: `A ${word} demo went fine.` }] }]);
 
     const rep = api.as(signToken({ role: 'rep', email: mine.sarah }));
     const repHits = await (await rep.get(`/transcripts/search?q=${word}`)).json();

@@ -1,6 +1,6 @@
 import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { expect, sql, test, uniqueEmail, uniqueGongId } from './support/fixtures.js';
+import { expect, setupBody, sql, test, uniqueEmail, uniqueGongId } from './support/fixtures.js';
 import { testEnvironment } from './support/test-environment.js';
 
 function delivery(gongId: string, repEmail: string, overrides: Record<string, unknown> = {}) {
@@ -69,14 +69,14 @@ test.describe('Gong webhook', { tag: '@integration' }, () => {
     const post = (payload: unknown, id: string) =>
       api.as(null).fetch('POST', `/webhooks/gong?key=${key}`, { data: payload, headers: { 'X-Gong-Delivery-Id': id } });
     const firstId = randomUUID();
-    const first = await (await post(delivery(gongId, email), firstId)).json();
+    const first = await setupBody(post(delivery(gongId, email), firstId), 200);
     trackCall(first.call_id);
     cleanup.add('delete rep', () => db.pool.query(sql.unsafe`DELETE FROM reps WHERE email = ${email}`));
     const secondId = randomUUID();
     cleanup.add('delete webhook events', () =>
       db.pool.query(sql.unsafe`DELETE FROM webhook_events WHERE delivery_id IN (${firstId}, ${secondId})`),
     );
-    await api.fetch('PATCH', `/calls/${first.call_id}`, { data: { call_type: 'negotiation', product: 'prefect' } });
+    await setupBody(api.fetch('PATCH', `/calls/${first.call_id}`, { data: { call_type: 'negotiation', product: 'prefect' } }), 200);
 
     const second = await post(delivery(gongId, email, { title: 'Webhook call, renamed in Gong' }), secondId);
     expect(second.status()).toBe(200);
@@ -123,6 +123,7 @@ test.describe('Gong webhook', { tag: '@integration' }, () => {
     const gongId = uniqueGongId();
     const payload = { ...delivery(gongId, uniqueEmail('test')), isTest: true };
     const response = await api.as(null).fetch('POST', `/webhooks/gong?key=${testEnvironment().gong.urlKey}`, { data: payload });
+    expect(response.status()).toBe(200);
     const receipt = await response.json();
     cleanup.add('delete webhook event', () => db.pool.query(sql.unsafe`DELETE FROM webhook_events WHERE delivery_id = ${receipt.delivery_id}`));
     expect(receipt).toMatchObject({ status: 'completed', call_id: null, replayed: false });

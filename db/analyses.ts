@@ -1,9 +1,10 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import type * as s from 'zapatos/schema';
+import { z } from 'zod';
 import { decodeCursor, page } from './cursor.js';
 import type { Database } from './pool.js';
+import { jsonbValue, jsonObject, noRows, row, tableRow, timestamp, uuid } from './rows.js';
 import { visibleCall, type Scope } from './scope.js';
-import { rowsOf } from './typed.js';
 
 type TimedExample = { start_ms: number; end_ms: number; summary: string };
 
@@ -22,7 +23,27 @@ export type AnalysisInput = {
   raw_output?: Record<string, unknown> | null;
 };
 
-export type AnalysisRecord = Omit<s.analyses.JSONSelectable, 'overall_score'> & { overall_score: number | null };
+const timedExample = row({ start_ms: z.number(), end_ms: z.number(), summary: z.string() });
+const analysisRecord = tableRow<s.analyses.JSONSelectable>()({
+  id: uuid,
+  call_id: uuid,
+  speaker_id: uuid.nullable(),
+  rep_id: uuid.nullable(),
+  rep_email: z.string(),
+  scores: z.record(z.number().int()),
+  overall_score: z.number().nullable(),
+  strengths: z.array(z.string()),
+  areas_for_improvement: z.array(z.string()),
+  action_items: z.array(z.string()),
+  specific_examples: row({ good: z.array(timedExample), needs_work: z.array(timedExample) }),
+  coaching_notes: z.string().nullable(),
+  analyst: z.string(),
+  rubric_version: z.string(),
+  raw_output: jsonObject.nullable(),
+  created_at: timestamp,
+});
+export type AnalysisRecord = z.infer<typeof analysisRecord>;
+const idRow = row({ id: uuid });
 
 // Built by PostgreSQL: numeric → JSON number, timestamptz → RFC 3339 (the session runs in UTC).
 const analysisJson = sql.fragment`json_build_object(
@@ -33,7 +54,7 @@ const analysisJson = sql.fragment`json_build_object(
   'rubric_version', a.rubric_version, 'raw_output', a.raw_output, 'created_at', a.created_at)`;
 
 function selectAnalysis(connection: CommonQueryMethods, analysisId: string, scope: Scope) {
-  return connection.maybeOneFirst(sql.type(rowsOf<{ analysis: AnalysisRecord }>())`
+  return connection.maybeOneFirst(sql.type(row({ analysis: analysisRecord }))`
     SELECT ${analysisJson} AS analysis
     FROM analyses a JOIN calls c ON c.id = a.call_id
     WHERE a.id = ${analysisId} AND ${visibleCall(scope, 'c')}`);
@@ -52,7 +73,7 @@ export type CreateAnalysisResult =
 export function createAnalysis(db: Database, callId: string, input: AnalysisInput): Promise<CreateAnalysisResult> {
   return db.transaction(async (transaction) => {
     // Locks the call, so it cannot be deleted between the check and the insert.
-    const target = await transaction.maybeOne(sql.type(rowsOf<{ speaker_id: string | null; rep_id: string | null }>())`
+    const target = await transaction.maybeOne(sql.type(row({ speaker_id: uuid.nullable(), rep_id: uuid.nullable() }))`
       SELECT
         (SELECT sp.id FROM speakers sp
           WHERE sp.call_id = c.id AND lower(sp.email) = lower(${input.rep_email})
@@ -65,7 +86,7 @@ export function createAnalysis(db: Database, callId: string, input: AnalysisInpu
 
     const examples = { good: input.specific_examples?.good ?? [], needs_work: input.specific_examples?.needs_work ?? [] };
     const scores = sql.jsonb(input.scores);
-    const analysisId = await transaction.oneFirst(sql.type(rowsOf<{ id: string }>())`
+    const analysisId = await transaction.oneFirst(sql.type(idRow)`
       INSERT INTO analyses (
         call_id, speaker_id, rep_id, rep_email, scores, overall_score, strengths, areas_for_improvement,
         action_items, specific_examples, coaching_notes, analyst, rubric_version, raw_output)
@@ -77,9 +98,9 @@ export function createAnalysis(db: Database, callId: string, input: AnalysisInpu
         ${sql.array([...(input.areas_for_improvement ?? [])], 'text')},
         ${sql.array([...(input.action_items ?? [])], 'text')},
         ${sql.jsonb(examples)}, ${input.coaching_notes ?? null}, ${input.analyst}, ${input.rubric_version},
-        ${input.raw_output == null ? null : sql.jsonb(input.raw_output as Parameters<typeof sql.jsonb>[0])})
+        ${input.raw_output == null ? null : jsonbValue(input.raw_output)})
       RETURNING id`);
-    await transaction.query(sql.unsafe`UPDATE calls SET processed_at = now() WHERE id = ${callId}`);
+    await transaction.query(sql.type(noRows)`UPDATE calls SET processed_at = now() WHERE id = ${callId}`);
     const analysis = await selectAnalysis(transaction, analysisId, { repEmail: null });
     if (!analysis) throw new Error(`analysis ${analysisId} vanished inside its own transaction`);
     return { kind: 'created', analysis };
@@ -106,7 +127,7 @@ export function listCallAnalyses(
     ? sql.fragment`(a.created_at, a.id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`
     : sql.fragment`TRUE`;
   return db.connect(async (connection) => {
-    const rows = await connection.maybeOneFirst(sql.type(rowsOf<{ rows: AnalysisRecord[] }>())`
+    const rows = await connection.maybeOneFirst(sql.type(row({ rows: z.array(analysisRecord) }))`
       SELECT COALESCE((
         SELECT json_agg(x.analysis ORDER BY x.created_at DESC, x.id DESC)
         FROM (

@@ -6,13 +6,14 @@ import {
   type ListSqlToken,
 } from 'slonik';
 import type * as s from 'zapatos/schema';
+import { z } from 'zod';
 import { decodeCursor, page } from './cursor.js';
 import { mentionsTracker } from './gong-call-data.js';
 import { containsPattern } from './like.js';
 import type { Database } from './pool.js';
 import type { Precondition } from './precondition.js';
+import { jsonbValue, jsonObject, noRows, row, tableRow, timestamp, uuid } from './rows.js';
 import { visibleCall, type Scope } from './scope.js';
-import { rowsOf } from './typed.js';
 
 /** A speaker as callers describe it (the contract has already checked the values). */
 export type SpeakerInput = {
@@ -59,8 +60,42 @@ export type CallFilters = {
   cursor?: string;
 };
 
-export type SpeakerRecord = s.speakers.JSONSelectable;
-export type CallRecord = s.calls.JSONSelectable & { speakers: SpeakerRecord[] };
+// The CHECK constraints of migration 001, as the contract's CallType and SpeakerRole.
+const callType = z.enum(['discovery', 'demo', 'negotiation', 'technical_deep_dive', 'follow_up', 'onboarding', 'qbr', 'renewal', 'other']);
+const speakerRole = z.enum(['ae', 'se', 'csm', 'support', 'manager', 'prospect', 'customer', 'other']);
+
+const speakerRecord = tableRow<s.speakers.JSONSelectable>()({
+  id: uuid,
+  call_id: uuid,
+  name: z.string(),
+  email: z.string().nullable(),
+  role: speakerRole,
+  company_side: z.boolean(),
+  gong_speaker_id: z.string().nullable(),
+  title: z.string().nullable(),
+  talk_time_seconds: z.number().nullable(),
+  talk_time_percentage: z.number().nullable(),
+  created_at: timestamp,
+});
+const callRecord = tableRow<s.calls.JSONSelectable>()({
+  id: uuid,
+  gong_call_id: z.string(),
+  title: z.string(),
+  scheduled_at: timestamp,
+  duration_seconds: z.number().int().nullable(),
+  call_type: callType,
+  product: z.string().nullable(),
+  metadata: jsonObject,
+  processed_at: timestamp.nullable(),
+  created_at: timestamp,
+  updated_at: timestamp,
+}).extend({ speakers: z.array(speakerRecord) });
+
+export type SpeakerRecord = z.infer<typeof speakerRecord>;
+export type CallRecord = z.infer<typeof callRecord>;
+
+/** A statement's single `id` column. */
+const idRow = row({ id: uuid });
 
 // Responses are assembled as JSON by PostgreSQL in one round trip; the session runs in UTC
 // (see pool.ts), so timestamps come out as RFC 3339 with a +00:00 offset.
@@ -79,12 +114,14 @@ const callJson = sql.fragment`json_build_object(
     '[]'::json))`;
 
 function selectCall(connection: CommonQueryMethods, callId: string): Promise<CallRecord | null> {
-  return connection.maybeOneFirst(sql.type(rowsOf<{ call: CallRecord }>())`
+  return connection.maybeOneFirst(sql.type(row({ call: callRecord }))`
     SELECT ${callJson} AS call FROM calls c WHERE c.id = ${callId}`);
 }
 
 /** The call's JSON text, byte for byte as GET /calls/{id} sends it (its ETag hashes these bytes). */
 const callText = sql.fragment`(${callJson})::text`;
+// The text is not parsed here (that is its point); the contract tests validate what it holds.
+const callTextRow = row({ call: z.string() });
 
 /**
  * The call with its speakers, or null when there is no such call the scope may see: as the JSON text PostgreSQL built: for a handler that sends it as it is, instead of
@@ -92,7 +129,7 @@ const callText = sql.fragment`(${callJson})::text`;
  */
 export function getCallJson(db: Database, callId: string, scope: Scope): Promise<string | null> {
   return db.connect((connection) =>
-    connection.maybeOneFirst(sql.type(rowsOf<{ call: string }>())`
+    connection.maybeOneFirst(sql.type(callTextRow)`
       SELECT ${callText} AS call FROM calls c
       WHERE c.id = ${callId} AND ${visibleCall(scope, 'c')}`),
   );
@@ -109,10 +146,10 @@ async function lockCall(
   transaction: DatabaseTransactionConnection,
   where: FragmentSqlToken,
 ): Promise<{ id: string; text: string } | null> {
-  const id = await transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`
+  const id = await transaction.maybeOneFirst(sql.type(idRow)`
     SELECT c.id FROM calls c WHERE ${where} FOR UPDATE`);
   if (id === null) return null;
-  const text = await transaction.oneFirst(sql.type(rowsOf<{ call: string }>())`
+  const text = await transaction.oneFirst(sql.type(callTextRow)`
     SELECT ${callText} AS call FROM calls c WHERE c.id = ${id}`);
   return { id, text };
 }
@@ -155,7 +192,7 @@ export async function listCallsJson(db: Database, filters: CallFilters, scope: S
     conditions.push(sql.fragment`(c.scheduled_at, c.id) < (${scheduledAt}::timestamptz, ${id}::uuid)`);
   }
   const rows = await db.connect((connection) =>
-    connection.any(sql.type(rowsOf<{ call: string; scheduled_at: string; id: string }>())`
+    connection.any(sql.type(row({ call: z.string(), scheduled_at: timestamp, id: uuid }))`
       -- scheduled_at as in the call's JSON, so cursors read exactly as before.
       SELECT (${callJson})::text AS call, to_json(c.scheduled_at) #>> '{}' AS scheduled_at, c.id
       FROM calls c
@@ -176,7 +213,7 @@ function fieldValues(fields: CallFields): [column: string, value: FragmentSqlTok
   if (fields.call_type !== undefined) values.push(['call_type', sql.fragment`${fields.call_type}::text`]);
   if (fields.product !== undefined) values.push(['product', sql.fragment`${fields.product}::text`]);
   if (fields.metadata !== undefined) {
-    values.push(['metadata', sql.fragment`${sql.jsonb(fields.metadata as Parameters<typeof sql.jsonb>[0])}`]);
+    values.push(['metadata', sql.fragment`${jsonbValue(fields.metadata)}`]);
   }
   if (fields.processed_at !== undefined) values.push(['processed_at', sql.fragment`${fields.processed_at}::timestamptz`]);
   return values;
@@ -191,26 +228,50 @@ function assignments(fields: CallFields): ListSqlToken {
 }
 
 /** True when any field present differs from the stored row `calls`. */
-function differs(fields: CallFields): ListSqlToken {
+function differsFromStored(fields: CallFields): ListSqlToken {
   return sql.join(
     fieldValues(fields).map(([column, value]) => sql.fragment`${sql.identifier(['calls', column])} IS DISTINCT FROM ${value}`),
     sql.fragment` OR `,
   );
 }
 
-async function insertSpeakers(transaction: DatabaseTransactionConnection, callId: string, speakers: readonly SpeakerInput[]) {
-  if (speakers.length === 0) return;
-  // One statement for all speakers, however many, in the order given.
-  await transaction.query(sql.unsafe`
+/** The speakers given, as rows `g(name, email, role, company_side, gong_speaker_id, default_role, ord)`. */
+function givenSpeakers(speakers: readonly SpeakerInput[]): FragmentSqlToken {
+  const rows = speakers.map((speaker, order) => [
+    speaker.name, speaker.email ?? null, speaker.role ?? null, speaker.company_side, speaker.gong_speaker_id ?? null,
+    speaker.default_role ?? null, order,
+  ]);
+  return sql.fragment`${sql.unnest(rows, ['text', 'text', 'text', 'bool', 'text', 'text', 'int4'])}
+    AS g(name, email, role, company_side, gong_speaker_id, default_role, ord)`;
+}
+
+/**
+ * The one INSERT of speakers: the rows of `given` (shaped like givenSpeakers') into the call, in
+ * their order, when the call exists (no call: no rows). Returns the new speakers' ids.
+ */
+function insertSpeakers(callId: string, given: FragmentSqlToken): FragmentSqlToken {
+  return sql.fragment`
     INSERT INTO speakers (call_id, name, email, role, company_side, gong_speaker_id)
-    SELECT ${callId}, name, email, COALESCE(role, default_role, 'other'), company_side, gong_speaker_id
-    FROM ${sql.unnest(
-      speakers.map((speaker) => [
-        speaker.name, speaker.email ?? null, speaker.role ?? null, speaker.company_side, speaker.gong_speaker_id ?? null,
-        speaker.default_role ?? null,
-      ]),
-      ['text', 'text', 'text', 'bool', 'text', 'text'],
-    )} AS input(name, email, role, company_side, gong_speaker_id, default_role)`);
+    SELECT c.id, g.name, g.email, COALESCE(g.role, g.default_role, 'other'), g.company_side, g.gong_speaker_id
+    FROM ${given} JOIN calls c ON c.id = ${callId}
+    ORDER BY g.ord
+    RETURNING id`;
+}
+
+/** The one INSERT of a call; with `onConflict: 'skip'` a taken gong_call_id inserts nothing (null). */
+function insertCall(
+  transaction: DatabaseTransactionConnection,
+  gongCallId: string,
+  input: CallFields & { title: string; scheduled_at: string },
+  onConflict: 'fail' | 'skip',
+): Promise<string | null> {
+  return transaction.maybeOneFirst(sql.type(idRow)`
+    INSERT INTO calls (gong_call_id, title, scheduled_at, duration_seconds, call_type, product, metadata)
+    VALUES (
+      ${gongCallId}, ${input.title}, ${input.scheduled_at}::timestamptz, ${input.duration_seconds ?? null},
+      ${input.call_type ?? 'other'}, ${input.product ?? null}, ${jsonbValue(input.metadata ?? {})})
+    ${onConflict === 'skip' ? sql.fragment`ON CONFLICT (gong_call_id) DO NOTHING` : sql.fragment``}
+    RETURNING id`);
 }
 
 /**
@@ -219,15 +280,9 @@ async function insertSpeakers(transaction: DatabaseTransactionConnection, callId
  */
 export function createCall(db: Database, input: CallInput): Promise<CallRecord> {
   return db.transaction(async (transaction) => {
-    const callId = await transaction.oneFirst(sql.type(rowsOf<{ id: string }>())`
-      INSERT INTO calls (gong_call_id, title, scheduled_at, duration_seconds, call_type, product, metadata)
-      VALUES (
-        ${input.gong_call_id}, ${input.title}, ${input.scheduled_at}::timestamptz,
-        ${input.duration_seconds ?? null}, ${input.call_type ?? 'other'}, ${input.product ?? null},
-        ${sql.jsonb((input.metadata ?? {}) as Parameters<typeof sql.jsonb>[0])})
-      RETURNING id`);
-    await insertSpeakers(transaction, callId, input.speakers ?? []);
-    return (await selectCall(transaction, callId))!;
+    const id = (await insertCall(transaction, input.gong_call_id, input, 'fail'))!;
+    if (input.speakers?.length) await transaction.any(sql.type(idRow)`${insertSpeakers(id, givenSpeakers(input.speakers))}`);
+    return (await selectCall(transaction, id))!;
   });
 }
 
@@ -239,10 +294,10 @@ export function createCall(db: Database, input: CallInput): Promise<CallRecord> 
 export function updateCall(db: Database, callId: string, fields: CallFields, precondition?: Precondition): Promise<string | null> {
   return db.transaction(async (transaction) => {
     if (!(await checkCall(transaction, callId, precondition))) return null;
-    const updated = await transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`
+    const updated = await transaction.maybeOneFirst(sql.type(idRow)`
       UPDATE calls SET ${assignments(fields)} WHERE id = ${callId} RETURNING id`);
     if (updated === null) return null;
-    return transaction.oneFirst(sql.type(rowsOf<{ call: string }>())`
+    return transaction.oneFirst(sql.type(callTextRow)`
       SELECT ${callText} AS call FROM calls c WHERE c.id = ${callId}`);
   });
 }
@@ -251,7 +306,7 @@ export function updateCall(db: Database, callId: string, fields: CallFields, pre
 export async function deleteCall(db: Database, callId: string, precondition?: Precondition): Promise<boolean> {
   const deleted = await db.transaction(async (transaction) => {
     if (!(await checkCall(transaction, callId, precondition))) return null;
-    return transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`DELETE FROM calls WHERE id = ${callId} RETURNING id`);
+    return transaction.maybeOneFirst(sql.type(idRow)`DELETE FROM calls WHERE id = ${callId} RETURNING id`);
   });
   return deleted !== null;
 }
@@ -262,48 +317,32 @@ export async function deleteCall(db: Database, callId: string, precondition?: Pr
  * (neither known) by name; matched ones are updated, new ones added, none removed. Nothing
  * is written when nothing differs, so `updated_at` stays as it was.
  */
-export async function upsertCallIn(
+export async function upsertCallInTransaction(
   transaction: DatabaseTransactionConnection,
   gongCallId: string,
   input: CallFields & { title: string; scheduled_at: string; speakers?: readonly SpeakerInput[] },
 ): Promise<{ call: CallRecord; created: boolean }> {
-  const inserted = await transaction.maybeOne(sql.type(rowsOf<{ id: string; created: boolean }>())`
-    INSERT INTO calls (gong_call_id, title, scheduled_at, duration_seconds, call_type, product, metadata)
-    VALUES (
-      ${gongCallId}, ${input.title}, ${input.scheduled_at}::timestamptz, ${input.duration_seconds ?? null},
-      ${input.call_type ?? 'other'}, ${input.product ?? null},
-      ${sql.jsonb((input.metadata ?? {}) as Parameters<typeof sql.jsonb>[0])})
-    ON CONFLICT (gong_call_id) DO NOTHING
-    RETURNING id, TRUE AS created`);
-  let callId: string;
+  const inserted = await insertCall(transaction, gongCallId, input, 'skip');
+  const speakers = input.speakers ?? [];
+  let id: string;
   if (inserted) {
-    callId = inserted.id;
+    id = inserted;
+    if (speakers.length > 0) await transaction.any(sql.type(idRow)`${insertSpeakers(id, givenSpeakers(speakers))}`);
   } else {
     // The row lock makes concurrent deliveries of one call apply one after the other.
-    callId = await transaction.oneFirst(sql.type(rowsOf<{ id: string }>())`
+    id = await transaction.oneFirst(sql.type(idRow)`
       SELECT id FROM calls WHERE gong_call_id = ${gongCallId} FOR UPDATE`);
-    await transaction.query(sql.unsafe`
-      UPDATE calls SET ${assignments(input)} WHERE id = ${callId} AND (${differs(input)})`);
+    await transaction.query(sql.type(noRows)`
+      UPDATE calls SET ${assignments(input)} WHERE id = ${id} AND (${differsFromStored(input)})`);
+    if (speakers.length > 0) await upsertSpeakers(transaction, id, speakers);
   }
-  const speakers = input.speakers ?? [];
-  if (!inserted && speakers.length > 0) await upsertSpeakers(transaction, callId, speakers);
-  if (inserted) await insertSpeakers(transaction, callId, speakers);
-  return { call: (await selectCall(transaction, callId))!, created: Boolean(inserted) };
+  return { call: (await selectCall(transaction, id))!, created: inserted !== null };
 }
 
 async function upsertSpeakers(transaction: DatabaseTransactionConnection, callId: string, speakers: readonly SpeakerInput[]) {
-  const input = sql.unnest(
-    speakers.map((speaker, order) => [
-      speaker.name, speaker.email ?? null, speaker.role ?? null, speaker.company_side, speaker.gong_speaker_id ?? null,
-      speaker.default_role ?? null, order,
-    ]),
-    ['text', 'text', 'text', 'bool', 'text', 'text', 'int4'],
-  );
   // One statement: match each given speaker to a stored one, update what differs, add the rest.
-  await transaction.query(sql.unsafe`
-    WITH given AS (
-      SELECT * FROM ${input} AS g(name, email, role, company_side, gong_speaker_id, default_role, ord)
-    ), matched AS (
+  await transaction.any(sql.type(idRow)`
+    WITH matched AS (
       SELECT g.*, (
         SELECT s.id FROM speakers s
         WHERE s.call_id = ${callId}
@@ -313,7 +352,7 @@ async function upsertSpeakers(transaction: DatabaseTransactionConnection, callId
                 AND s.gong_speaker_id IS NULL AND s.name = g.name))
         ORDER BY (g.email IS NOT NULL AND lower(s.email) = lower(g.email)) DESC
         LIMIT 1) AS speaker_id
-      FROM given g
+      FROM ${givenSpeakers(speakers)}
     ), updated AS (
       UPDATE speakers s
       SET name = m.name, email = COALESCE(m.email, s.email), role = COALESCE(m.role, s.role),
@@ -325,39 +364,39 @@ async function upsertSpeakers(transaction: DatabaseTransactionConnection, callId
              COALESCE(m.gong_speaker_id, s.gong_speaker_id))
       RETURNING s.id
     )
-    INSERT INTO speakers (call_id, name, email, role, company_side, gong_speaker_id)
-    SELECT ${callId}, name, email, COALESCE(role, default_role, 'other'), company_side, gong_speaker_id
-    FROM matched WHERE speaker_id IS NULL ORDER BY ord`);
+    ${insertSpeakers(callId, sql.fragment`(SELECT * FROM matched WHERE speaker_id IS NULL) g`)}`);
 }
 
 /**
- * `upsertCallIn` in a transaction of its own, when `precondition` holds for the stored call
- * (it gets null when Gong's id is new: then no If-Match can hold).
+ * `upsertCallInTransaction` in a transaction of its own, when `precondition` holds for the stored
+ * call (it gets null when Gong's id is new: then no If-Match can hold).
  */
-export function upsertCall(db: Database, gongCallId: string, input: Parameters<typeof upsertCallIn>[2], precondition?: Precondition) {
+export function upsertCall(
+  db: Database,
+  gongCallId: string,
+  input: Parameters<typeof upsertCallInTransaction>[2],
+  precondition?: Precondition,
+) {
   return db.transaction(async (transaction) => {
     if (precondition) precondition((await lockCall(transaction, sql.fragment`c.gong_call_id = ${gongCallId}`))?.text ?? null);
-    return upsertCallIn(transaction, gongCallId, input);
+    return upsertCallInTransaction(transaction, gongCallId, input);
   });
 }
 
+const speakerRow = row({ speaker: speakerRecord });
+
 /** Adds a speaker to a call; null when there is no such call. */
 export function addSpeaker(db: Database, callId: string, input: SpeakerInput): Promise<SpeakerRecord | null> {
-  return db.transaction((transaction) =>
-    transaction.maybeOneFirst(sql.type(rowsOf<{ speaker: SpeakerRecord }>())`
-      WITH sp AS (
-        INSERT INTO speakers (call_id, name, email, role, company_side, gong_speaker_id)
-        SELECT c.id, ${input.name}, ${input.email ?? null}, ${input.role ?? 'other'}, ${input.company_side},
-               ${input.gong_speaker_id ?? null}
-        FROM calls c WHERE c.id = ${callId}
-        RETURNING *)
-      SELECT ${speakerJson} AS speaker FROM sp`),
-  );
+  return db.transaction(async (transaction) => {
+    const id = await transaction.maybeOneFirst(sql.type(idRow)`${insertSpeakers(callId, givenSpeakers([input]))}`);
+    if (id === null) return null;
+    return transaction.oneFirst(sql.type(speakerRow)`SELECT ${speakerJson} AS speaker FROM speakers sp WHERE sp.id = ${id}`);
+  });
 }
 
 export function getSpeaker(db: Database, callId: string, speakerId: string, scope: Scope): Promise<SpeakerRecord | null> {
   return db.connect((connection) =>
-    connection.maybeOneFirst(sql.type(rowsOf<{ speaker: SpeakerRecord }>())`
+    connection.maybeOneFirst(sql.type(speakerRow)`
       SELECT ${speakerJson} AS speaker FROM speakers sp JOIN calls c ON c.id = sp.call_id
       WHERE sp.id = ${speakerId} AND sp.call_id = ${callId} AND ${visibleCall(scope, 'c')}`),
   );

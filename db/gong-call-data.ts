@@ -4,25 +4,31 @@
  * `gong` object of GET /calls/{id}/metrics). The Gong sync (gong-sync.ts) writes them.
  */
 import { sql } from 'slonik';
+import { z } from 'zod';
 import type { Database } from './pool.js';
+import { row, uuid } from './rows.js';
 import { visibleCall, type Scope } from './scope.js';
-import { rowsOf } from './typed.js';
 
-export type CallTrackers = {
-  call_id: string;
-  trackers: {
-    tracker_id: string;
-    name: string;
-    type: 'KEYWORD' | 'SMART' | null;
-    count: number;
-    occurrences: { start_time_ms: number; speaker_id: string | null; speaker_name: string | null; gong_speaker_id: string | null }[];
-  }[];
-};
+const callTrackers = row({
+  call_id: uuid,
+  trackers: z.array(
+    row({
+      tracker_id: z.string(),
+      name: z.string(),
+      type: z.enum(['KEYWORD', 'SMART']).nullable(),
+      count: z.number().int(),
+      occurrences: z.array(
+        row({ start_time_ms: z.number().int(), speaker_id: uuid.nullable(), speaker_name: z.string().nullable(), gong_speaker_id: z.string().nullable() }),
+      ),
+    }),
+  ),
+});
+export type CallTrackers = z.infer<typeof callTrackers>;
 
 /** The call's Gong trackers with their occurrences; null when the scope cannot see the call. */
 export function getCallTrackers(db: Database, scope: Scope, callId: string): Promise<CallTrackers | null> {
   return db.connect((connection) =>
-    connection.maybeOneFirst(sql.type(rowsOf<{ trackers: CallTrackers }>())`
+    connection.maybeOneFirst(sql.type(row({ trackers: callTrackers }))`
       SELECT json_build_object(
         'call_id', c.id,
         'trackers', coalesce((
@@ -47,6 +53,20 @@ export function mentionsTracker(tracker: string) {
     SELECT 1 FROM call_trackers ct JOIN gong_trackers t ON t.id = ct.tracker_id
     WHERE ct.call_id = c.id AND ct.count > 0 AND (t.id = ${tracker} OR lower(t.name) = lower(${tracker})))`;
 }
+
+const statOrNull = z.number().nullable();
+/** The `gong` object of GET /calls/{id}/metrics (gongStatsJson). */
+export const gongStats = row({
+  talk_ratio: statOrNull,
+  longest_monologue_seconds: statOrNull,
+  longest_customer_story_seconds: statOrNull,
+  interactivity: statOrNull,
+  patience_seconds: statOrNull,
+  questions_company: z.number().int().nullable(),
+  questions_non_company: z.number().int().nullable(),
+  stats: z.array(row({ name: z.string(), value: statOrNull })),
+  speakers: z.array(row({ speaker_id: uuid, name: z.string(), talk_time_seconds: z.number() })),
+});
 
 /** Gong's own interaction stats of call `c`, as the metrics answer's `gong` object (null without them). */
 export const gongStatsJson = sql.fragment`(

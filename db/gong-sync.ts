@@ -4,42 +4,51 @@
  * call itself (trackers, interaction stats, party titles).
  */
 import { sql, UniqueIntegrityConstraintViolationError, type DatabaseTransactionConnection } from 'slonik';
-import { upsertCallIn, type CallFields, type SpeakerInput } from './calls.js';
+import { z } from 'zod';
+import { upsertCallInTransaction, type CallFields, type SpeakerInput } from './calls.js';
 import { decodeCursor, page } from './cursor.js';
 import type { Database } from './pool.js';
+import { noRows, row, timestamp, uuid } from './rows.js';
 import { replaceTranscript, type GongMonologue } from './transcripts.js';
-import { rowsOf } from './typed.js';
 
-const NO_ROWS = rowsOf<Record<string, never>>();
+const NO_ROWS = noRows;
 
-export type RunStatus = 'queued' | 'running' | 'completed' | 'failed';
-export type RunTrigger = 'api' | 'schedule' | 'cli';
+const runStatus = z.enum(['queued', 'running', 'completed', 'failed']);
+const runTrigger = z.enum(['api', 'schedule', 'cli']);
+export type RunStatus = z.infer<typeof runStatus>;
+export type RunTrigger = z.infer<typeof runTrigger>;
 
 export const COUNT_NAMES = [
   'pages', 'calls_seen', 'created', 'updated', 'unchanged', 'private_skipped', 'private_removed',
   'transcripts_ingested', 'requests', 'rate_limited', 'retries',
 ] as const;
-export type RunCounts = Record<(typeof COUNT_NAMES)[number], number>;
+type CountName = (typeof COUNT_NAMES)[number];
+export type RunCounts = Record<CountName, number>;
+const runCounts = row(Object.fromEntries(COUNT_NAMES.map((name) => [name, z.number().int()])) as Record<CountName, z.ZodNumber>);
 
 export function zeroCounts(): RunCounts {
   return Object.fromEntries(COUNT_NAMES.map((name) => [name, 0])) as RunCounts;
 }
 
 /** A run as the API shows it (GongSyncRun in openapi.yaml), plus its checkpoint for the runner. */
-export type SyncRun = {
-  id: string;
-  status: RunStatus;
-  trigger: RunTrigger;
-  window: { from: string; to: string };
-  counts: RunCounts;
-  error: string | null;
-  resume_after: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  updated_at: string;
-};
-export type ClaimedRun = SyncRun & { cursor: string | null; lease_owner: string };
+const syncRun = row({
+  id: uuid,
+  status: runStatus,
+  trigger: runTrigger,
+  window: row({ from: timestamp, to: timestamp }),
+  counts: runCounts,
+  error: z.string().nullable(),
+  resume_after: timestamp.nullable(),
+  created_at: timestamp,
+  started_at: timestamp.nullable(),
+  finished_at: timestamp.nullable(),
+  updated_at: timestamp,
+});
+export type SyncRun = z.infer<typeof syncRun>;
+const claimedRun = syncRun.extend({ cursor: z.string().nullable(), lease_owner: z.string() });
+export type ClaimedRun = z.infer<typeof claimedRun>;
+const runRow = row({ run: syncRun });
+const idRow = row({ id: uuid });
 
 const runJson = sql.fragment`json_build_object(
   'id', r.id, 'status', r.status, 'trigger', r.trigger,
@@ -54,7 +63,7 @@ const runJson = sql.fragment`json_build_object(
 
 export function createRun(db: Database, input: { trigger: RunTrigger; from: string; to: string }): Promise<SyncRun> {
   return db.transaction((transaction) =>
-    transaction.oneFirst(sql.type(rowsOf<{ run: SyncRun }>())`
+    transaction.oneFirst(sql.type(runRow)`
       WITH r AS (
         INSERT INTO gong_sync_runs (trigger, window_from, window_to)
         VALUES (${input.trigger}, ${input.from}::timestamptz, ${input.to}::timestamptz)
@@ -65,7 +74,7 @@ export function createRun(db: Database, input: { trigger: RunTrigger; from: stri
 
 export function getRun(db: Database, runId: string): Promise<SyncRun | null> {
   return db.connect((connection) =>
-    connection.maybeOneFirst(sql.type(rowsOf<{ run: SyncRun }>())`
+    connection.maybeOneFirst(sql.type(runRow)`
       SELECT ${runJson} AS run FROM gong_sync_runs r WHERE r.id = ${runId}`),
   );
 }
@@ -74,7 +83,7 @@ export function getRun(db: Database, runId: string): Promise<SyncRun | null> {
 export async function listRuns(db: Database, options: { limit: number; cursor?: string }) {
   const after = options.cursor ? decodeCursor(options.cursor, ['timestamp', 'uuid']) : null;
   const rows = await db.connect((connection) =>
-    connection.any(sql.type(rowsOf<{ run: SyncRun; created_at: string; id: string }>())`
+    connection.any(sql.type(row({ run: syncRun, created_at: timestamp, id: uuid }))`
       SELECT ${runJson} AS run, to_json(r.created_at) #>> '{}' AS created_at, r.id
       FROM gong_sync_runs r
       WHERE ${after ? sql.fragment`(r.created_at, r.id) < (${after[0]}::timestamptz, ${after[1]}::uuid)` : sql.fragment`TRUE`}
@@ -88,7 +97,7 @@ export async function listRuns(db: Database, options: { limit: number; cursor?: 
 /** The newest unfinished run of exactly this window, if any (the CLI resumes it instead of starting over). */
 export function findUnfinishedRun(db: Database, window: { from: string; to: string }): Promise<string | null> {
   return db.connect((connection) =>
-    connection.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`
+    connection.maybeOneFirst(sql.type(idRow)`
       SELECT id FROM gong_sync_runs
       WHERE status IN ('queued', 'running')
         AND window_from = ${window.from}::timestamptz AND window_to = ${window.to}::timestamptz
@@ -115,7 +124,7 @@ export type ClaimOptions = {
 export async function claimRun(db: Database, options: ClaimOptions): Promise<ClaimedRun | null> {
   try {
     return await db.transaction((transaction) =>
-      transaction.maybeOneFirst(sql.type(rowsOf<{ run: ClaimedRun }>())`
+      transaction.maybeOneFirst(sql.type(row({ run: claimedRun }))`
         WITH r AS (
           UPDATE gong_sync_runs r
           SET status = 'running', lease_owner = ${options.owner},
@@ -143,7 +152,7 @@ export async function claimRun(db: Database, options: ClaimOptions): Promise<Cla
 /** Extends the lease; false when `owner` no longer holds the run (it was taken over). */
 export async function renewLease(db: Database, runId: string, owner: string, leaseSeconds: number): Promise<boolean> {
   const renewed = await db.transaction((transaction) =>
-    transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`
+    transaction.maybeOneFirst(sql.type(idRow)`
       UPDATE gong_sync_runs SET lease_expires_at = now() + make_interval(secs => ${leaseSeconds})
       WHERE id = ${runId} AND status = 'running' AND lease_owner = ${owner}
       RETURNING id`),
@@ -181,7 +190,7 @@ export async function checkpoint(
   const done = status === 'completed' || status === 'failed';
   const stillHeld = status === 'running';
   const written = await db.transaction((transaction) =>
-    transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`
+    transaction.maybeOneFirst(sql.type(idRow)`
       UPDATE gong_sync_runs r
       SET ${addCounts(update.counts)}, cursor = ${update.cursor}, status = ${status}, error = ${error},
           resume_after = ${end?.status === 'queued' ? end.resumeAfter : null}::timestamptz,
@@ -204,7 +213,7 @@ export async function checkpoint(
 export async function enqueueScheduledRun(db: Database, intervalMinutes: number, overlapMinutes: number): Promise<SyncRun | null> {
   try {
     return await db.transaction((transaction) =>
-      transaction.maybeOneFirst(sql.type(rowsOf<{ run: SyncRun }>())`
+      transaction.maybeOneFirst(sql.type(runRow)`
         WITH due AS (
           SELECT least(
                    coalesce((SELECT max(window_to) FROM gong_sync_runs WHERE status = 'completed'),
@@ -233,7 +242,7 @@ export async function enqueueScheduledRun(db: Database, intervalMinutes: number,
  */
 export async function reserveGongRequest(db: Database, limit: number): Promise<boolean> {
   const reserved = await db.transaction((transaction) =>
-    transaction.maybeOneFirst(sql.type(rowsOf<{ requests: number }>())`
+    transaction.maybeOneFirst(sql.type(row({ requests: z.number().int() }))`
       INSERT INTO gong_api_usage AS u (day, requests)
       SELECT (now() AT TIME ZONE 'UTC')::date, 1 WHERE ${limit} >= 1
       ON CONFLICT (day) DO UPDATE SET requests = u.requests + 1 WHERE u.requests < ${limit}
@@ -253,7 +262,7 @@ export type CallSyncState = { call_id: string; content_sha256: string; transcrip
 export async function syncStates(db: Database, gongCallIds: readonly string[]): Promise<Map<string, CallSyncState>> {
   if (gongCallIds.length === 0) return new Map();
   const rows = await db.connect((connection) =>
-    connection.any(sql.type(rowsOf<CallSyncState & { gong_call_id: string }>())`
+    connection.any(sql.type(row({ gong_call_id: z.string(), call_id: uuid, content_sha256: z.string(), transcript_sha256: z.string().nullable() }))`
       SELECT c.gong_call_id, c.id AS call_id, s.content_sha256, s.transcript_sha256
       FROM calls c JOIN gong_call_sync_state s ON s.call_id = c.id
       WHERE c.gong_call_id = ANY(${sql.array(gongCallIds, 'text')})`),
@@ -264,7 +273,7 @@ export async function syncStates(db: Database, gongCallIds: readonly string[]): 
 /** Deletes the call Gong now marks private (speakers, transcript, analyses cascade); false when absent. */
 export async function removeCall(db: Database, gongCallId: string): Promise<boolean> {
   const deleted = await db.transaction((transaction) =>
-    transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`
+    transaction.maybeOneFirst(sql.type(idRow)`
       DELETE FROM calls WHERE gong_call_id = ${gongCallId} RETURNING id`),
   );
   return deleted !== null;
@@ -302,7 +311,7 @@ export type GongCallInput = {
  */
 export function storeGongCall(db: Database, input: GongCallInput): Promise<{ callId: string; created: boolean }> {
   return db.transaction(async (transaction) => {
-    const { call, created } = await upsertCallIn(transaction, input.gongCallId, input.call);
+    const { call, created } = await upsertCallInTransaction(transaction, input.gongCallId, input.call);
     await storeTitles(transaction, call.id, input.titles);
     await storeTrackers(transaction, call.id, input.trackers);
     await storeStats(transaction, call.id, input.stats);

@@ -1,6 +1,7 @@
 import { sql, type DatabaseTransactionConnection } from 'slonik';
+import { z } from 'zod';
 import type { Database } from './pool.js';
-import { rowsOf } from './typed.js';
+import { noRows, row } from './rows.js';
 
 /** A request carrying an idempotency key: whose key it is, the key, and what was asked. */
 export type KeyedRequest = {
@@ -22,6 +23,15 @@ export type KeyedOutcome =
   | { kind: 'in_flight' }
   /** The key was used for a different request. */
   | { kind: 'reused'; method: string; path: string };
+
+const storedKey = row({
+  fingerprint: z.string(),
+  method: z.string(),
+  path: z.string(),
+  status: z.number().int(),
+  location: z.string().nullable(),
+  body: z.string(),
+});
 
 /** How many expired keys each keyed request deletes on its way (see migration 008). */
 const EXPIRED_KEYS_SWEPT = 10;
@@ -45,13 +55,11 @@ export function onceForKey(
 ): Promise<KeyedOutcome> {
   return db.transaction(async (transaction) => {
     const lock = sql.fragment`hashtextextended(${`${request.principal}\n${request.key}`}, 0)`;
-    const free = await transaction.oneFirst(sql.type(rowsOf<{ free: boolean }>())`
+    const free = await transaction.oneFirst(sql.type(row({ free: z.boolean() }))`
       SELECT pg_try_advisory_xact_lock(${lock}) AS free`);
     if (!free) return { kind: 'in_flight' };
 
-    const stored = await transaction.maybeOne(sql.type(
-      rowsOf<{ fingerprint: string; method: string; path: string; status: number; location: string | null; body: string }>(),
-    )`
+    const stored = await transaction.maybeOne(sql.type(storedKey)`
       SELECT fingerprint, request_method AS method, request_path AS path, response_status AS status,
              response_location AS location, response_body AS body
       FROM idempotency_keys
@@ -63,7 +71,7 @@ export function onceForKey(
 
     const response = await work(within(db, transaction));
     // Only an expired row can be in the way: the lock keeps other requests with this key out.
-    await transaction.query(sql.unsafe`
+    await transaction.query(sql.type(noRows)`
       INSERT INTO idempotency_keys (
         principal, key, fingerprint, request_method, request_path, response_status, response_location, response_body)
       VALUES (
@@ -74,7 +82,7 @@ export function onceForKey(
         request_path = EXCLUDED.request_path, response_status = EXCLUDED.response_status,
         response_location = EXCLUDED.response_location, response_body = EXCLUDED.response_body,
         created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`);
-    await transaction.query(sql.unsafe`
+    await transaction.query(sql.type(noRows)`
       DELETE FROM idempotency_keys WHERE (principal, key) IN (
         SELECT principal, key FROM idempotency_keys WHERE expires_at <= now()
         ORDER BY expires_at LIMIT ${EXPIRED_KEYS_SWEPT} FOR UPDATE SKIP LOCKED)`);

@@ -1,5 +1,6 @@
 import { createPool, type DatabasePool, type DatabasePoolConnection, type DatabaseTransactionConnection } from 'slonik';
 import { PoolTimeoutError } from './errors.js';
+import { resultParser } from './rows.js';
 
 export type PoolOptions = {
   url: string;
@@ -11,6 +12,8 @@ export type PoolOptions = {
   statementTimeoutMs: number;
   /** How long opening a new connection may take. */
   connectTimeoutMs: number;
+  /** Check every row against its query's zod schema (rows.ts); on unless false. */
+  parseRows?: boolean;
 };
 
 export type PoolSnapshot = { max: number; total: number; idle: number; active: number; waiting: number };
@@ -22,7 +25,7 @@ export type Database = {
   transaction: <T>(routine: (transaction: DatabaseTransactionConnection) => Promise<T>) => Promise<T>;
   state: () => PoolSnapshot;
   end: () => Promise<void>;
-  /** The underlying Slonik pool, for the few callers that need it directly (migrations, tests). */
+  /** The underlying Slonik pool, for the few callers that need it directly (tests). */
   pool: DatabasePool;
 };
 
@@ -50,11 +53,9 @@ export async function createDatabase(options: PoolOptions): Promise<Database> {
     // Fail fast when PostgreSQL is down: a request should get its 503, not wait for retries.
     connectionRetryLimit: 1,
     captureStackTrace: false,
-    // Slonik's default runs DISCARD ALL on every release: one more round trip per request, with
-    // the connection held meanwhile. Nothing here leaves session state behind: no SET (session
-    // settings come from the startup options above), no prepared statements, temp tables,
-    // LISTEN or session advisory locks (the migrator's lock is on its own pg client), and
-    // transactions always end in COMMIT or ROLLBACK. So there is nothing to discard.
+    interceptors: options.parseRows === false ? [] : [resultParser],
+    // No DISCARD ALL on release (a round trip per request): nothing here leaves session state
+    // behind (docs/benchmarks.md, second round, item 5, says why).
     resetConnection: async () => {},
   });
 

@@ -1,13 +1,26 @@
 import { sql, type CommonQueryMethods, type FragmentSqlToken } from 'slonik';
 import type * as s from 'zapatos/schema';
+import { z } from 'zod';
 import { decodeCursor, page } from './cursor.js';
 import { containsPattern } from './like.js';
 import type { Database } from './pool.js';
 import type { Precondition } from './precondition.js';
+import { row, tableRow, timestamp, uuid } from './rows.js';
 import { UNRESTRICTED, type Scope } from './scope.js';
-import { rowsOf } from './typed.js';
 
-export type RepRecord = s.reps.JSONSelectable;
+const repRecord = tableRow<s.reps.JSONSelectable>()({
+  id: uuid,
+  email: z.string(),
+  name: z.string(),
+  // The CHECK constraint of migration 003, as the contract's RepRole.
+  role: z.enum(['ae', 'se', 'csm', 'support', 'manager']),
+  manager_id: uuid.nullable(),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+export type RepRecord = z.infer<typeof repRecord>;
+const repRow = row({ rep: repRecord });
+const idRow = row({ id: uuid });
 
 const repJson = sql.fragment`json_build_object(
   'id', r.id, 'email', r.email, 'name', r.name, 'role', r.role, 'manager_id', r.manager_id,
@@ -19,7 +32,7 @@ function visibleRep(scope: Scope): FragmentSqlToken {
 }
 
 function selectRep(connection: CommonQueryMethods, repId: string, scope: Scope): Promise<RepRecord | null> {
-  return connection.maybeOneFirst(sql.type(rowsOf<{ rep: RepRecord }>())`
+  return connection.maybeOneFirst(sql.type(repRow)`
     SELECT ${repJson} AS rep FROM reps r WHERE r.id = ${repId} AND ${visibleRep(scope)}`);
 }
 
@@ -40,7 +53,7 @@ export async function listReps(
   }
   if (after !== null) conditions.push(sql.fragment`r.email > ${after}`);
   const rows = await db.connect((connection) =>
-    connection.anyFirst(sql.type(rowsOf<{ rep: RepRecord }>())`
+    connection.anyFirst(sql.type(repRow)`
       SELECT ${repJson} AS rep FROM reps r
       WHERE ${sql.join(conditions, sql.fragment` AND `)}
       ORDER BY r.email
@@ -65,19 +78,19 @@ export function updateRep(db: Database, repId: string, update: RepUpdate, precon
   const has = (field: keyof RepUpdate) => Object.prototype.hasOwnProperty.call(update, field);
   return db.transaction(async (transaction) => {
     if (precondition) {
-      const locked = await transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`
+      const locked = await transaction.maybeOneFirst(sql.type(idRow)`
         SELECT id FROM reps WHERE id = ${repId} FOR UPDATE`);
       if (locked === null) return { kind: 'no_rep' };
       precondition(await selectRep(transaction, repId, UNRESTRICTED));
     }
     if (update.manager_id != null) {
-      const managerExists = await transaction.exists(sql.unsafe`SELECT 1 FROM reps WHERE id = ${update.manager_id}`);
+      const managerExists = await transaction.exists(sql.type(idRow)`SELECT id FROM reps WHERE id = ${update.manager_id}`);
       if (!managerExists) {
-        const repExists = await transaction.exists(sql.unsafe`SELECT 1 FROM reps WHERE id = ${repId}`);
+        const repExists = await transaction.exists(sql.type(idRow)`SELECT id FROM reps WHERE id = ${repId}`);
         return repExists ? { kind: 'no_manager' } : { kind: 'no_rep' };
       }
     }
-    const rep = await transaction.maybeOneFirst(sql.type(rowsOf<{ rep: RepRecord }>())`
+    const rep = await transaction.maybeOneFirst(sql.type(repRow)`
       UPDATE reps r SET
         name = CASE WHEN ${has('name')} THEN ${update.name ?? null}::text ELSE r.name END,
         role = CASE WHEN ${has('role')} THEN ${update.role ?? null}::text ELSE r.role END,
@@ -92,45 +105,54 @@ export type InsightsPeriod = { period: 'week' | 'month' | 'quarter' } | { from: 
 
 const PERIOD_INTERVALS = { week: '7 days', month: '1 month', quarter: '3 months' } as const;
 
-export type RepInsightsRecord = {
-  rep_id: string;
-  email: string;
-  period: { from: string; to: string };
-  analyses_count: number;
-  calls_analysed: number;
-  overall_average: number | null;
-  dimensions: { dimension: string; average: number; earlier_average: number | null; recent_average: number | null; trend: string }[];
-  weekly: { week_start: string; analyses: number; overall_average: number | null }[];
-  skill_gaps: { dimension: string; rep_average: number; team_average: number; gap: number; severity: string }[];
-  recent_wins: { analysis_id: string; call_id: string; call_title: string; overall_score: number; created_at: string }[];
-  conversation_metrics: {
-    calls_with_transcript: number;
-    talk_ratio: number | null;
-    longest_monologue_seconds: number | null;
-    interactivity: number | null;
-    patience_seconds: number | null;
-    question_rate_per_hour: number | null;
-  };
-};
+const averageOrNull = z.number().nullable();
+const repInsights = row({
+  rep_id: uuid,
+  email: z.string(),
+  period: row({ from: timestamp, to: timestamp }),
+  analyses_count: z.number().int(),
+  calls_analysed: z.number().int(),
+  overall_average: averageOrNull,
+  dimensions: z.array(
+    row({
+      dimension: z.string(),
+      average: z.number(),
+      earlier_average: averageOrNull,
+      recent_average: averageOrNull,
+      trend: z.enum(['improving', 'declining', 'stable', 'insufficient_data']),
+    }),
+  ),
+  weekly: z.array(row({ week_start: z.string(), analyses: z.number().int(), overall_average: averageOrNull })),
+  skill_gaps: z.array(
+    row({
+      dimension: z.string(),
+      rep_average: z.number(),
+      team_average: z.number(),
+      gap: z.number(),
+      severity: z.enum(['high', 'medium']),
+    }),
+  ),
+  recent_wins: z.array(
+    row({ analysis_id: uuid, call_id: uuid, call_title: z.string(), overall_score: z.number(), created_at: timestamp }),
+  ),
+  conversation_metrics: row({
+    calls_with_transcript: z.number().int(),
+    talk_ratio: averageOrNull,
+    longest_monologue_seconds: averageOrNull,
+    interactivity: averageOrNull,
+    patience_seconds: averageOrNull,
+    question_rate_per_hour: averageOrNull,
+  }),
+});
+export type RepInsightsRecord = z.infer<typeof repInsights>;
 
 /**
- * Raw conversation metrics per call in `period_calls(call_id)`: migration 004's
- * `call_conversation_metrics(uuid[])`, the same definitions GET /calls/{id}/metrics uses.
+ * Per call in `period_calls(call_id)` with a transcript: migration 006's call_scaled_metrics, the
+ * definitions GET /calls/{id}/metrics answers with (%, s, 0–10, s, per hour), unrounded.
  */
-const rawCallMetrics = sql.fragment`
-  raw_metrics AS (SELECT * FROM call_conversation_metrics(ARRAY(SELECT call_id FROM period_calls)))`;
-
-/** Per call with a transcript: the metrics as the contract scales them (%, s, 0–10, s, per hour). */
 const callMetrics = sql.fragment`
-  ${rawCallMetrics},
   call_metrics AS (
-    SELECT call_id,
-      100.0 * company_talk_ms / NULLIF(total_talk_ms, 0) AS talk_ratio,
-      longest_monologue_ms / 1000.0 AS longest_monologue_seconds,
-      LEAST(10, 100000.0 * speaker_switches / NULLIF(span_ms, 0)) AS interactivity,
-      patience_ms / 1000.0 AS patience_seconds,
-      questions * 3600000.0 / NULLIF(span_ms, 0) AS question_rate_per_hour
-    FROM raw_metrics WHERE segment_count > 0)`;
+    SELECT * FROM call_scaled_metrics(ARRAY(SELECT call_id FROM period_calls)) WHERE has_transcript)`;
 
 /**
  * A rep's coaching insights over [from, to), computed by PostgreSQL in one statement, or null
@@ -148,7 +170,7 @@ export function getRepInsights(
       ? sql.fragment`SELECT now() - ${PERIOD_INTERVALS[window.period]}::interval AS from_at, now() AS to_at`
       : sql.fragment`SELECT ${window.from}::timestamptz AS from_at, ${window.to}::timestamptz AS to_at`;
   return db.connect((connection) =>
-    connection.maybeOneFirst(sql.type(rowsOf<{ insights: RepInsightsRecord }>())`
+    connection.maybeOneFirst(sql.type(row({ insights: repInsights }))`
       WITH
       rep AS (SELECT r.id, r.email, r.role FROM reps r WHERE r.id = ${repId} AND ${visibleRep(scope)}),
       bounds AS (${bounds}),

@@ -1,10 +1,11 @@
 import { sql } from 'slonik';
+import { z } from 'zod';
 import type { Database } from './pool.js';
 import type { Precondition } from './precondition.js';
 import { decodeCursor, page } from './cursor.js';
-import { gongStatsJson } from './gong-call-data.js';
+import { gongStats, gongStatsJson } from './gong-call-data.js';
+import { noRows, row, timestamp, uuid } from './rows.js';
 import { visibleCall, type Scope } from './scope.js';
-import { rowsOf } from './typed.js';
 
 /** Gong's v2 transcript of one call: one entry per monologue (the contract has checked it). */
 export type GongMonologue = {
@@ -13,35 +14,37 @@ export type GongMonologue = {
   sentences: readonly { start: number; end: number; text: string }[];
 };
 
-export type SpeakerTalkTime = {
-  speaker_id: string;
-  name: string;
-  talk_time_seconds: number | null;
-  talk_time_percentage: number | null;
-};
+const transcriptIngest = row({
+  call_id: uuid,
+  segment_count: z.number().int(),
+  duration_ms: z.number().int(),
+  unmatched_speaker_ids: z.array(z.string()),
+  speakers: z.array(
+    row({
+      speaker_id: uuid,
+      name: z.string(),
+      talk_time_seconds: z.number().nullable(),
+      talk_time_percentage: z.number().nullable(),
+    }),
+  ),
+});
+export type TranscriptIngest = z.infer<typeof transcriptIngest>;
 
-export type TranscriptIngest = {
-  call_id: string;
-  segment_count: number;
-  duration_ms: number;
-  unmatched_speaker_ids: string[];
-  speakers: SpeakerTalkTime[];
-};
-
-export type TranscriptSegment = {
-  id: string;
-  sequence_number: number;
-  speaker_id: string | null;
-  speaker_name: string | null;
-  gong_speaker_id: string | null;
-  start_time_ms: number;
-  end_time_ms: number | null;
-  text: string;
-  topics: string[];
-  sentiment: string | null;
-};
-
-export type Transcript = { call_id: string; segment_count: number; segments: TranscriptSegment[] };
+const transcriptSegment = row({
+  id: uuid,
+  sequence_number: z.number().int(),
+  speaker_id: uuid.nullable(),
+  speaker_name: z.string().nullable(),
+  gong_speaker_id: z.string().nullable(),
+  start_time_ms: z.number().int(),
+  end_time_ms: z.number().int().nullable(),
+  text: z.string(),
+  topics: z.array(z.string()),
+  // The CHECK constraint of migration 001, as the contract's enum.
+  sentiment: z.enum(['positive', 'neutral', 'negative']).nullable(),
+});
+const transcriptRecord = row({ call_id: uuid, segment_count: z.number().int(), segments: z.array(transcriptSegment) });
+export type Transcript = z.infer<typeof transcriptRecord>;
 
 /** The first sentence (monologue index, sentence index) that ends before it starts, if any. */
 export function findBackwardsSentence(transcript: readonly GongMonologue[]): [number, number] | null {
@@ -66,7 +69,7 @@ export function insertSegmentsQuery(callId: string, transcript: readonly GongMon
       rows.push([monologue.speakerId, sentence.start, sentence.end, sentence.text, topic]);
     }
   }
-  return sql.unsafe`
+  return sql.type(noRows)`
     INSERT INTO transcripts (
       call_id, call_scheduled_at, sequence_number, speaker_id, gong_speaker_id, start_time_ms, end_time_ms, text, topics, chunk_metadata)
     SELECT ${callId}, (SELECT scheduled_at FROM calls WHERE id = ${callId}), input.ordinality - 1, sp.id, input.gong_speaker_id, input.start_ms, input.end_ms, input.text,
@@ -95,26 +98,26 @@ export function replaceTranscript(
   return db.transaction(async (transaction) => {
     // Locks the call so two replacements of one transcript run one after the other (every
     // writer of a transcript comes through here).
-    const found = await transaction.maybeOneFirst(sql.type(rowsOf<{ id: string }>())`
+    const found = await transaction.maybeOneFirst(sql.type(row({ id: uuid }))`
       SELECT id FROM calls WHERE id = ${callId} FOR NO KEY UPDATE`);
     if (found === null) return null;
     if (precondition) {
       // A statement of its own after the lock, so it sees what the lock waited for.
-      precondition(await transaction.oneFirst(sql.type(rowsOf<{ transcript: Transcript }>())`
+      precondition(await transaction.oneFirst(sql.type(row({ transcript: transcriptRecord }))`
         SELECT ${transcriptJson} AS transcript FROM calls c WHERE c.id = ${callId}`));
     }
 
-    await transaction.query(sql.unsafe`DELETE FROM transcripts WHERE call_id = ${callId}`);
+    await transaction.query(sql.type(noRows)`DELETE FROM transcripts WHERE call_id = ${callId}`);
 
     await transaction.query(insertSegmentsQuery(callId, transcript));
 
-    await transaction.query(sql.unsafe`
+    await transaction.query(sql.type(noRows)`
       UPDATE speakers sp
       SET talk_time_seconds = round(tt.talk_ms / 1000.0, 2), talk_time_percentage = tt.talk_percentage
       FROM call_speaker_talk_time(ARRAY[${callId}]::uuid[]) tt
       WHERE sp.id = tt.speaker_id`);
 
-    return transaction.oneFirst(sql.type(rowsOf<{ ingest: TranscriptIngest }>())`
+    return transaction.oneFirst(sql.type(row({ ingest: transcriptIngest }))`
       SELECT json_build_object(
         'call_id', c.id,
         'segment_count', (SELECT count(*) FROM transcripts t WHERE t.call_id = c.id),
@@ -149,24 +152,25 @@ const transcriptJson = sql.fragment`json_build_object(
 /** Every segment of the call in order, with speaker names; null when the scope cannot see the call. */
 export function getTranscript(db: Database, scope: Scope, callId: string): Promise<Transcript | null> {
   return db.connect((connection) =>
-    connection.maybeOneFirst(sql.type(rowsOf<{ transcript: Transcript }>())`
+    connection.maybeOneFirst(sql.type(row({ transcript: transcriptRecord }))`
       SELECT ${transcriptJson} AS transcript
       FROM calls c WHERE c.id = ${callId} AND ${visibleCall(scope, 'c')}`),
   );
 }
 
-export type SearchHit = {
-  segment_id: string;
-  call_id: string;
-  call_title: string;
-  scheduled_at: string;
-  sequence_number: number;
-  speaker_id: string | null;
-  speaker_name: string | null;
-  start_time_ms: number;
-  text: string;
-  snippet: string;
-};
+const searchHit = row({
+  segment_id: uuid,
+  call_id: uuid,
+  call_title: z.string(),
+  scheduled_at: timestamp,
+  sequence_number: z.number().int(),
+  speaker_id: uuid.nullable(),
+  speaker_name: z.string().nullable(),
+  start_time_ms: z.number().int(),
+  text: z.string(),
+  snippet: z.string(),
+});
+export type SearchHit = z.infer<typeof searchHit>;
 
 export type SearchInput = { q: string; callId?: string; limit: number; cursor?: string };
 
@@ -188,7 +192,7 @@ export async function searchTranscripts(db: Database, scope: Scope, input: Searc
 export function searchQuery(scope: Scope, input: SearchInput) {
   const after = input.cursor ? decodeCursor(input.cursor, ['timestamp', 'uuid', 'number']) : null;
   const query = sql.fragment`websearch_to_tsquery('english', ${input.q})`;
-  return sql.type(rowsOf<{ hit: SearchHit }>())`
+  return sql.type(row({ hit: searchHit }))`
       WITH hits AS (
         SELECT t.id, t.call_id, t.call_scheduled_at, t.sequence_number, t.speaker_id, t.start_time_ms, t.text
         FROM transcripts t
@@ -219,41 +223,48 @@ export function searchQuery(scope: Scope, input: SearchInput) {
       ORDER BY h.call_scheduled_at DESC, h.call_id DESC, h.sequence_number`;
 }
 
-export type ConversationMetrics = {
-  call_id: string;
-  has_transcript: boolean;
-  total_talk_seconds: number | null;
-  talk_ratio: number | null;
-  longest_monologue_seconds: number | null;
-  longest_customer_story_seconds: number | null;
-  interactivity: number | null;
-  patience_seconds: number | null;
-  question_rate_per_hour: number | null;
-  speakers: { speaker_id: string; name: string; company_side: boolean; talk_time_seconds: number; talk_time_percentage: number | null }[];
+const conversationMetrics = row({
+  call_id: uuid,
+  has_transcript: z.boolean(),
+  total_talk_seconds: z.number().nullable(),
+  talk_ratio: z.number().nullable(),
+  longest_monologue_seconds: z.number().nullable(),
+  longest_customer_story_seconds: z.number().nullable(),
+  interactivity: z.number().nullable(),
+  patience_seconds: z.number().nullable(),
+  question_rate_per_hour: z.number().nullable(),
+  speakers: z.array(
+    row({
+      speaker_id: uuid,
+      name: z.string(),
+      company_side: z.boolean(),
+      talk_time_seconds: z.number(),
+      talk_time_percentage: z.number().nullable(),
+    }),
+  ),
   /** Gong's own interaction stats (migration 007), null when the call did not come through the sync. */
-  gong: Record<string, unknown> | null;
-};
+  gong: gongStats.nullable(),
+});
+export type ConversationMetrics = z.infer<typeof conversationMetrics>;
 
 /**
- * The call's conversation metrics, scaled from the raw figures of call_conversation_metrics
- * (migration 004 defines each): seconds exact to the millisecond, talk ratio and question rate
- * rounded to 2 decimals, interactivity to 1, patience to 3 (ms). Null when the scope cannot see
- * the call.
+ * The call's conversation metrics as call_scaled_metrics (migration 006) defines them: seconds
+ * exact to the millisecond, talk ratio and question rate rounded to 2 decimals, interactivity to
+ * 1, patience to 3 (ms). Null when the scope cannot see the call.
  */
 export function getCallMetrics(db: Database, scope: Scope, callId: string): Promise<ConversationMetrics | null> {
   return db.connect((connection) =>
-    connection.maybeOneFirst(sql.type(rowsOf<{ metrics: ConversationMetrics }>())`
+    connection.maybeOneFirst(sql.type(row({ metrics: conversationMetrics }))`
       SELECT json_build_object(
         'call_id', c.id,
-        'has_transcript', m.segment_count > 0,
-        'total_talk_seconds', m.total_talk_ms / 1000.0,
-        'talk_ratio', round(100.0 * m.company_talk_ms / nullif(m.total_talk_ms, 0), 2),
-        'longest_monologue_seconds', m.longest_monologue_ms / 1000.0,
-        'longest_customer_story_seconds', m.longest_customer_story_ms / 1000.0,
-        -- least() ignores NULL: without a (non-zero) span there is no interactivity.
-        'interactivity', CASE WHEN m.span_ms > 0 THEN round(least(10, 100000.0 * m.speaker_switches / m.span_ms), 1) END,
-        'patience_seconds', round(m.patience_ms / 1000.0, 3),
-        'question_rate_per_hour', round(3600000.0 * m.questions / nullif(m.span_ms, 0), 2),
+        'has_transcript', m.has_transcript,
+        'total_talk_seconds', m.total_talk_seconds,
+        'talk_ratio', round(m.talk_ratio, 2),
+        'longest_monologue_seconds', m.longest_monologue_seconds,
+        'longest_customer_story_seconds', m.longest_customer_story_seconds,
+        'interactivity', round(m.interactivity, 1),
+        'patience_seconds', round(m.patience_seconds, 3),
+        'question_rate_per_hour', round(m.question_rate_per_hour, 2),
         'speakers', coalesce((
           SELECT json_agg(json_build_object(
             'speaker_id', sp.id, 'name', sp.name, 'company_side', sp.company_side,
@@ -263,7 +274,7 @@ export function getCallMetrics(db: Database, scope: Scope, callId: string): Prom
         'gong', ${gongStatsJson}
       ) AS metrics
       FROM calls c
-      CROSS JOIN LATERAL call_conversation_metrics(ARRAY[c.id]) m
+      CROSS JOIN LATERAL call_scaled_metrics(ARRAY[c.id]) m
       WHERE c.id = ${callId} AND ${visibleCall(scope, 'c')}`),
   );
 }

@@ -24,7 +24,7 @@ export type Config = {
     /** As root: where the embedded binaries are copied to (and the default data folder lives). */
     systemDir: string;
   };
-  pool: { maxConnections: number; acquireTimeoutMs: number; statementTimeoutMs: number; connectTimeoutMs: number };
+  pool: { maxConnections: number; acquireTimeoutMs: number; statementTimeoutMs: number; connectTimeoutMs: number; parseRows: boolean };
   migrateOnStart: boolean;
   jwtSecret: string;
   logLevel: string;
@@ -173,6 +173,8 @@ export function loadConfig(env: Env = process.env): Config {
       acquireTimeoutMs: integer(env, 'DB_ACQUIRE_TIMEOUT_MS', 2000, 1, 600_000),
       statementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 5000, 1, 3_600_000),
       connectTimeoutMs: integer(env, 'DB_CONNECT_TIMEOUT_MS', 3000, 1, 600_000),
+      // Rows are checked in development and tests; production skips the cost (docs/benchmarks.md).
+      parseRows: flag(env, 'DB_PARSE_ROWS', nodeEnv !== 'production'),
     },
     migrateOnStart: flag(env, 'MIGRATE_ON_START', true),
     jwtSecret,

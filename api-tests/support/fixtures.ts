@@ -9,7 +9,7 @@
  *              logs (does not fail) when a step fails
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { test as base, type APIRequestContext, type APIResponse } from '@playwright/test';
+import { expect, test as base, type APIRequestContext, type APIResponse } from '@playwright/test';
 import { sql } from 'slonik';
 import { createDatabase, type Database } from '../../db/pool.js';
 import { expectMatchesContract } from './contract.js';
@@ -110,6 +110,16 @@ export class Cleanup {
       }
     }
   }
+}
+
+/**
+ * The JSON body of a setup step's answer, after checking its status: a setup that went wrong
+ * fails here, with the request and its answer in the message, not later, far from its cause.
+ */
+export async function setupBody(response: Promise<APIResponse> | APIResponse, status: number) {
+  const answer = await response;
+  expect(answer.status(), `setup ${answer.url()} answered: ${await answer.text()}`).toBe(status);
+  return answer.json();
 }
 
 /** A Gong call id (numeric, up to 20 digits) no other test uses. */

@@ -8,14 +8,12 @@
  *                             test runs itself so it can stop and start it)
  *   database: 'embedded'   -> the server starts a throwaway embedded PostgreSQL of its own
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { sql } from 'slonik';
 import { freePort } from '../../scripts/free-port.js';
-import type { Database } from '../../db/pool.js';
-import { SERVER_NODE_ARGS, TEST_JWT_SECRET, testEnvironment } from './test-environment.js';
+import { startServerProcess, type Exit, type ServerProcess } from '../../scripts/server-process.js';
+import { SERVER_NODE_ARGS, TEST_JWT_SECRET } from './test-environment.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
@@ -27,25 +25,10 @@ export type OwnServerOptions = {
   startTimeoutMs?: number;
 };
 
-export type Exit = { code: number | null; signal: NodeJS.Signals | null };
-
-export type OwnServer = {
-  baseURL: string;
-  pid: number;
-  /** Everything the process printed so far (JSON log lines). */
-  output: () => string;
-  /** Resolves when the process exits (for whatever reason). */
-  exited: Promise<Exit>;
-  /** SIGTERM, then waits for the exit; SIGKILL after `timeoutMs`. Safe to call twice. */
-  stop: (timeoutMs?: number) => Promise<Exit>;
-};
-
-const running = new Set<ChildProcess>();
-// A worker that dies mid-test must not leave servers (and their databases) behind.
-process.once('exit', () => running.forEach((child) => child.kill('SIGKILL')));
+export type { Exit };
+export type OwnServer = Pick<ServerProcess, 'baseURL' | 'pid' | 'output' | 'exited' | 'stop'>;
 
 export async function startOwnServer(options: OwnServerOptions): Promise<OwnServer> {
-  const port = await freePort();
   const databaseEnv: Record<string, string> =
     options.database === 'embedded'
       ? {
@@ -55,74 +38,20 @@ export async function startOwnServer(options: OwnServerOptions): Promise<OwnServ
           EMBEDDED_PG_EPHEMERAL: 'true',
         }
       : { DATABASE_URL: options.database.url };
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_ENV: 'test',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    JWT_SECRET: TEST_JWT_SECRET,
-    LOG_LEVEL: 'info',
-    ...databaseEnv,
-    ...options.env,
-  };
-  const child = spawn(process.execPath, SERVER_NODE_ARGS, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<Exit>((resolve) =>
-    child.once('exit', (code, signal) => {
-      running.delete(child);
-      resolve({ code, signal });
-    }),
-  );
-
-  const baseURL = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
-  let exitedEarly: Exit | undefined;
-  void exited.then((exit) => (exitedEarly = exit));
-  for (;;) {
-    if (exitedEarly) throw new Error(`own server exited during start (${JSON.stringify(exitedEarly)}):\n${output}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`own server did not answer /health in time:\n${output}`);
-    }
-    const healthy = await fetch(`${baseURL}/health`).then((r) => r.ok, () => false);
-    if (healthy) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-
-  const stop = async (timeoutMs = 20_000): Promise<Exit> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      try {
-        return await exited;
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    return exited;
-  };
-  return {
-    baseURL,
-    pid: child.pid!,
-    output: () => output,
-    exited,
-    stop,
-  };
-}
-
-/** An empty database next to the test database, for one own server; dropped by `drop()`. */
-export async function scratchDatabase(db: Database): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
-  const name = `call_coach_own_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-  await db.pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`);
-  const url = new URL(testEnvironment().databaseUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    name,
-    drop: async () => void (await db.pool.query(sql.unsafe`DROP DATABASE IF EXISTS ${sql.identifier([name])} WITH (FORCE)`)),
-  };
+  return startServerProcess({
+    name: 'own server',
+    args: SERVER_NODE_ARGS,
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      JWT_SECRET: TEST_JWT_SECRET,
+      LOG_LEVEL: 'info',
+      ...databaseEnv,
+      ...options.env,
+    },
+    ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
+  });
 }

@@ -48,13 +48,10 @@ function configuredDatabaseUrl(): string | undefined {
   return existsSync(file) ? parse(readFileSync(file)).TEST_DATABASE_URL || undefined : undefined;
 }
 
+/** scripts/free-port.ts run as a script: the Playwright config is loaded synchronously. */
 function freePortsSync(count: number): number[] {
-  const script = `
-    const net = require('node:net');
-    Promise.all(Array.from({ length: ${count} }, () => new Promise((resolve) => {
-      const s = net.createServer(); s.listen(0, '127.0.0.1', () => resolve(s));
-    }))).then((servers) => { console.log(servers.map((s) => s.address().port).join(',')); servers.forEach((s) => s.close()); });`;
-  return execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim().split(',').map(Number);
+  const script = path.join(ROOT, 'scripts/free-port.ts');
+  return execFileSync(process.execPath, ['--import', 'tsx', script, String(count)], { encoding: 'utf8' }).trim().split(',').map(Number);
 }
 
 /** Fails the run early, with the URL tried (password hidden), when the database does not answer. */

@@ -652,7 +652,7 @@ export interface components {
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
             /** @description Gong's raw call metadata, kept as given (no NUL characters, no `__proto__` keys). */
-            metadata?: Record<string, never>;
+            metadata?: Record<string, unknown>;
             /** @description Speakers to create with the call, in the same transaction. */
             speakers?: components["schemas"]["SpeakerCreate"][];
         };
@@ -666,7 +666,7 @@ export interface components {
             duration_seconds: number | null;
             call_type: components["schemas"]["CallType"];
             product: string | null;
-            metadata: Record<string, never>;
+            metadata: Record<string, unknown>;
             /**
              * Format: date-time
              * @description When analysis of the call finished.
@@ -714,7 +714,7 @@ export interface components {
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
-            metadata?: Record<string, never>;
+            metadata?: Record<string, unknown>;
             /** Format: date-time */
             processed_at?: string | null;
         };
@@ -725,7 +725,7 @@ export interface components {
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
-            metadata?: Record<string, never>;
+            metadata?: Record<string, unknown>;
             speakers?: components["schemas"]["SpeakerCreate"][];
         };
         CallList: {
@@ -983,7 +983,7 @@ export interface components {
             analyst: string;
             rubric_version: string;
             /** @description The analyst's full output, kept as given. */
-            raw_output?: Record<string, never> | null;
+            raw_output?: Record<string, unknown> | null;
         };
         TextList: string[];
         Analysis: {
@@ -1010,7 +1010,7 @@ export interface components {
             coaching_notes: string | null;
             analyst: string;
             rubric_version: string;
-            raw_output: Record<string, never> | null;
+            raw_output: Record<string, unknown> | null;
             /** Format: date-time */
             created_at: string;
         };
@@ -1451,7 +1451,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": Record<string, unknown>;
                 };
             };
         };

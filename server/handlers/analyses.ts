@@ -7,7 +7,6 @@ import { HttpProblem } from '../problem.js';
 import { pageOptions } from './paging.js';
 
 type Analysis = ResponseBody<'getAnalysis', 200>;
-const asAnalysis = (record: analyses.AnalysisRecord) => record as unknown as Analysis;
 
 export function analysisHandlers(db: Database) {
   return {
@@ -23,7 +22,7 @@ export function analysisHandlers(db: Database) {
             errors: [{ location: 'body', path: '/rep_email', message }],
           });
         }
-        return created(`/analyses/${result.analysis.id}`, asAnalysis(result.analysis));
+        return created(`/analyses/${result.analysis.id}`, result.analysis satisfies Analysis);
       });
     }) satisfies OperationHandler,
 
@@ -31,17 +30,14 @@ export function analysisHandlers(db: Database) {
       const callId = c.request.params.call_id as string;
       const result = await analyses.listCallAnalyses(db, callId, scopeOf(ctx), pageOptions(c));
       if (!result) throw new HttpProblem(404, `No call with id ${callId}.`);
-      ctx.body = { data: result.data.map(asAnalysis), next_cursor: result.next_cursor } satisfies ResponseBody<
-        'listCallAnalyses',
-        200
-      >;
+      ctx.body = result satisfies ResponseBody<'listCallAnalyses', 200>;
     }) satisfies OperationHandler,
 
     getAnalysis: (async (c, ctx) => {
       const analysisId = c.request.params.analysis_id as string;
       const analysis = await analyses.getAnalysis(db, analysisId, scopeOf(ctx));
       if (!analysis) throw new HttpProblem(404, `No analysis with id ${analysisId}.`);
-      ctx.body = asAnalysis(analysis);
+      ctx.body = analysis satisfies Analysis;
     }) satisfies OperationHandler,
   };
 }

@@ -11,11 +11,6 @@ type Call = ResponseBody<'getCall', 200>;
 type Speaker = ResponseBody<'getSpeaker', 200>;
 type SpeakerBody = RequestBody<'addSpeaker'>;
 
-// Column CHECK constraints hold the same enums as the contract; the generated row types only
-// know `string`. Responses are validated against the spec in every test.
-const asCall = (record: calls.CallRecord) => record as unknown as Call;
-const asSpeaker = (record: calls.SpeakerRecord) => record as unknown as Speaker;
-
 /**
  * Two speakers of one request with the same email or Gong speaker id would be one person
  * twice; the contract cannot say so, so the handler does (400, naming the second one).
@@ -65,7 +60,7 @@ export function callHandlers(db: Database) {
       // constraint rolls the whole call back (409), which the transaction tests rely on.
       await respondOnce(ctx, db, async (db) => {
         const call = await calls.createCall(db, c.request.requestBody as RequestBody<'createCall'>);
-        return created(`/calls/${call.id}`, asCall(call));
+        return created(`/calls/${call.id}`, call satisfies Call);
       });
     }) satisfies OperationHandler,
 
@@ -100,7 +95,7 @@ export function callHandlers(db: Database) {
       const { call, created } = await calls.upsertCall(db, gongCallId, body, ifMatch(ctx, 'call'));
       ctx.status = created ? 201 : 200;
       ctx.set('Location', `/calls/${call.id}`);
-      ctx.body = asCall(call);
+      ctx.body = call satisfies Call;
     }) satisfies OperationHandler,
 
     addSpeaker: (async (c, ctx) => {
@@ -108,7 +103,7 @@ export function callHandlers(db: Database) {
       await respondOnce(ctx, db, async (db) => {
         const speaker = await calls.addSpeaker(db, callId, c.request.requestBody as SpeakerBody);
         if (!speaker) throw new HttpProblem(404, `No call with id ${callId}; create the call first.`);
-        return created(`/calls/${callId}/speakers/${speaker.id}`, asSpeaker(speaker));
+        return created(`/calls/${callId}/speakers/${speaker.id}`, speaker satisfies Speaker);
       });
     }) satisfies OperationHandler,
 
@@ -116,7 +111,7 @@ export function callHandlers(db: Database) {
       const { call_id: callId, speaker_id: speakerId } = c.request.params as Record<string, string>;
       const speaker = await calls.getSpeaker(db, callId!, speakerId!, scopeOf(ctx));
       if (!speaker) throw new HttpProblem(404, `Call ${callId} has no speaker with id ${speakerId}.`);
-      ctx.body = asSpeaker(speaker);
+      ctx.body = speaker satisfies Speaker;
     }) satisfies OperationHandler,
   };
 }

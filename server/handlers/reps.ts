@@ -7,7 +7,6 @@ import { HttpProblem } from '../problem.js';
 import { pageOptions } from './paging.js';
 
 type Rep = ResponseBody<'getRep', 200>;
-const asRep = (record: reps.RepRecord) => record as unknown as Rep;
 
 function queryError(path: string, message: string, detail: string): HttpProblem {
   return new HttpProblem(400, detail, { errors: [{ location: 'query', path, message }] });
@@ -36,14 +35,14 @@ export function repHandlers(db: Database) {
         ...(query.role ? { role: query.role } : {}),
         ...(query.q ? { q: query.q } : {}),
       });
-      ctx.body = { data: result.data.map(asRep), next_cursor: result.next_cursor } satisfies ResponseBody<'listReps', 200>;
+      ctx.body = result satisfies ResponseBody<'listReps', 200>;
     }) satisfies OperationHandler,
 
     getRep: (async (c, ctx) => {
       const repId = c.request.params.rep_id as string;
       const rep = await reps.getRep(db, repId, scopeOf(ctx));
       if (!rep) throw new HttpProblem(404, `No rep with id ${repId}.`);
-      ctx.body = asRep(rep);
+      ctx.body = rep satisfies Rep;
     }) satisfies OperationHandler,
 
     updateRep: (async (c, ctx) => {
@@ -61,7 +60,7 @@ export function repHandlers(db: Database) {
           errors: [{ location: 'body', path: '/manager_id', message: 'must be the id of an existing rep' }],
         });
       }
-      ctx.body = asRep(result.rep);
+      ctx.body = result.rep satisfies Rep;
     }) satisfies OperationHandler,
 
     getRepInsights: (async (c, ctx) => {
@@ -69,7 +68,7 @@ export function repHandlers(db: Database) {
       const window = insightsWindow(c.request.query as Record<string, string | undefined>);
       const insights = await reps.getRepInsights(db, repId, scopeOf(ctx), window);
       if (!insights) throw new HttpProblem(404, `No rep with id ${repId}.`);
-      ctx.body = insights as unknown as ResponseBody<'getRepInsights', 200>;
+      ctx.body = insights satisfies ResponseBody<'getRepInsights', 200>;
     }) satisfies OperationHandler,
   };
 }

@@ -10,7 +10,7 @@ import { pageOptions } from './paging.js';
 
 const MAX_WINDOW_MS = 3660 * 24 * 3600 * 1000;
 
-const asRun = (run: gongSync.SyncRun) => run as ResponseBody<'getGongSyncRun', 200>;
+type Run = ResponseBody<'getGongSyncRun', 200>;
 
 export function syncHandlers(db: Database, worker: GongSyncWorker) {
   return {
@@ -26,7 +26,7 @@ export function syncHandlers(db: Database, worker: GongSyncWorker) {
       }
       await respondOnce(ctx, db, async (db) => {
         const run = await gongSync.createRun(db, { trigger: 'api', from, to });
-        return created(`/sync/gong/runs/${run.id}`, asRun(run), 202);
+        return created(`/sync/gong/runs/${run.id}`, run satisfies Run, 202);
       });
       worker.kick(); // after the commit, so the worker finds the run (a replay's kick finds nothing new)
     }) satisfies OperationHandler,
@@ -35,18 +35,18 @@ export function syncHandlers(db: Database, worker: GongSyncWorker) {
       const runId = c.request.params.run_id as string;
       const run = await gongSync.getRun(db, runId);
       if (!run) throw new HttpProblem(404, `No Gong sync run with id ${runId}.`);
-      ctx.body = asRun(run);
+      ctx.body = run satisfies Run;
     }) satisfies OperationHandler,
 
     listGongSyncRuns: (async (c, ctx) => {
-      ctx.body = (await gongSync.listRuns(db, pageOptions(c))) as ResponseBody<'listGongSyncRuns', 200>;
+      ctx.body = (await gongSync.listRuns(db, pageOptions(c))) satisfies ResponseBody<'listGongSyncRuns', 200>;
     }) satisfies OperationHandler,
 
     getCallTrackers: (async (c, ctx) => {
       const callId = c.request.params.call_id as string;
       const trackers = await getCallTrackers(db, scopeOf(ctx), callId);
       if (!trackers) throw new HttpProblem(404, `No call with id ${callId}.`);
-      ctx.body = trackers as ResponseBody<'getCallTrackers', 200>;
+      ctx.body = trackers satisfies ResponseBody<'getCallTrackers', 200>;
     }) satisfies OperationHandler,
   };
 }

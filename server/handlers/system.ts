@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { sql } from 'slonik';
+import { pingDatabase } from '../../db/health.js';
 import type { Database } from '../../db/pool.js';
 import { DOCS_HTML } from '../docs.js';
 import type { OperationHandler } from '../openapi.js';
@@ -12,10 +12,8 @@ export function systemHandlers(db: Database, spec: { yaml: string; document: Rec
     }) satisfies OperationHandler,
 
     getReady: (async (_c, ctx) => {
-      const started = performance.now();
-      const database = await db
-        .connect((connection) => connection.query(sql.unsafe`SELECT 1`))
-        .then(() => ({ reachable: true, latency_ms: Math.round((performance.now() - started) * 100) / 100 }))
+      const database = await pingDatabase(db)
+        .then((latency) => ({ reachable: true, latency_ms: latency }))
         .catch((error: Error) => ({ reachable: false, error: error.message }));
       ctx.status = database.reachable ? 200 : 503;
       if (!database.reachable) ctx.set('Retry-After', '2');

@@ -6,10 +6,6 @@ import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js'
 import { HttpProblem } from '../problem.js';
 import { pageOptions } from './paging.js';
 
-// Sentiment is CHECK-constrained to the contract's enum; the row types only know `string`.
-const asTranscript = (record: transcripts.Transcript) => record as unknown as ResponseBody<'getTranscript', 200>;
-const asMetrics = (record: transcripts.ConversationMetrics) => record as ResponseBody<'getCallMetrics', 200>;
-
 export function transcriptHandlers(db: Database) {
   return {
     putTranscript: (async (c, ctx) => {
@@ -34,14 +30,14 @@ export function transcriptHandlers(db: Database) {
       const callId = c.request.params.call_id as string;
       const transcript = await transcripts.getTranscript(db, scopeOf(ctx), callId);
       if (!transcript) throw new HttpProblem(404, `No call with id ${callId}.`);
-      ctx.body = asTranscript(transcript);
+      ctx.body = transcript satisfies ResponseBody<'getTranscript', 200>;
     }) satisfies OperationHandler,
 
     getCallMetrics: (async (c, ctx) => {
       const callId = c.request.params.call_id as string;
       const metrics = await transcripts.getCallMetrics(db, scopeOf(ctx), callId);
       if (!metrics) throw new HttpProblem(404, `No call with id ${callId}.`);
-      ctx.body = asMetrics(metrics);
+      ctx.body = metrics satisfies ResponseBody<'getCallMetrics', 200>;
     }) satisfies OperationHandler,
 
     searchTranscripts: (async (c, ctx) => {
