@@ -71,7 +71,7 @@ test.describe('Gong sync API', { tag: '@integration' }, () => {
     const stored = () => db.pool.anyFirst(sql.unsafe`SELECT id FROM calls WHERE gong_call_id = ${gongId}`);
 
     const privateFirst = await (await deliver(deliveries[0]!, true)).json();
-    expect(privateFirst).toEqual({ delivery_id: deliveries[0], status: 'completed', call_id: null, replayed: false });
+    expect(privateFirst).toEqual({ delivery_id: deliveries[0], status: 'completed', call_id: null, replayed: false, superseded: false });
     expect(await stored()).toEqual([]);
 
     const publicCall = await (await deliver(deliveries[1]!, false)).json();

@@ -13,6 +13,8 @@ export function registerPoolMetrics(registry: Registry, db: Database): void {
       this.set({ state: 'total' }, state.total);
       this.set({ state: 'idle' }, state.idle);
       this.set({ state: 'active' }, state.active);
+      // Connections whose backend died, until their slot is freed; stuck ones would jam the pool.
+      this.set({ state: 'pending_destroy' }, state.pending_destroy);
     },
   });
   new Gauge({

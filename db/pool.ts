@@ -16,7 +16,18 @@ export type PoolOptions = {
   parseRows?: boolean;
 };
 
-export type PoolSnapshot = { max: number; total: number; idle: number; active: number; waiting: number };
+/**
+ * `total` counts every connection holding a slot, including those still being opened and those
+ * being destroyed (`pending_destroy`: a connection whose backend died, until its slot is freed).
+ */
+export type PoolSnapshot = {
+  max: number;
+  total: number;
+  idle: number;
+  active: number;
+  pending_destroy: number;
+  waiting: number;
+};
 
 export type Database = {
   /** Runs `routine` on one pooled connection (several statements, no transaction). */
@@ -53,6 +64,10 @@ export async function createDatabase(options: PoolOptions): Promise<Database> {
     // Fail fast when PostgreSQL is down: a request should get its 503, not wait for retries.
     connectionRetryLimit: 1,
     captureStackTrace: false,
+    // A serialization failure or deadlock (40001, 40P01) is retried once, in a fresh transaction
+    // (or for a lone statement); a second one reaches the caller, who answers 503.
+    transactionRetryLimit: 1,
+    queryRetryLimit: 1,
     interceptors: options.parseRows === false ? [] : [resultParser],
     // No DISCARD ALL on release (a round trip per request): nothing here leaves session state
     // behind (docs/benchmarks.md, second round, item 5, says why).
@@ -64,8 +79,10 @@ export async function createDatabase(options: PoolOptions): Promise<Database> {
     let abandoned = false;
     const work = pool.connect(async (connection) => {
       clearTimeout(timer);
-      // The caller gave up while this request waited in the queue: hand the connection back.
-      if (abandoned) throw new PoolTimeoutError(options.acquireTimeoutMs);
+      // The caller gave up while this request waited in the queue: hand the connection back by
+      // returning (Slonik destroys a connection whose routine throws; after a crash, a queue of
+      // abandoned waiters would then destroy every new connection as it opened).
+      if (abandoned) return undefined as T;
       return routine(connection);
     });
     const timeout = new Promise<never>((_, reject) => {
@@ -85,9 +102,11 @@ export async function createDatabase(options: PoolOptions): Promise<Database> {
       const s = pool.state();
       return {
         max: options.maxConnections,
-        total: s.acquiredConnections + s.idleConnections + s.pendingReleaseConnections,
+        total:
+          s.acquiredConnections + s.idleConnections + s.pendingReleaseConnections + s.pendingDestroyConnections + s.pendingConnections,
         idle: s.idleConnections,
         active: s.acquiredConnections,
+        pending_destroy: s.pendingDestroyConnections,
         waiting: s.waitingClients,
       };
     },

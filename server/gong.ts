@@ -16,6 +16,12 @@ type GongPayload = RequestBody<'receiveGongWebhook'>;
 
 const refused = (detail: string) => unauthorized(detail, { realm: 'gong-webhook' });
 
+/** How far Gong's signing time (`iat`) may be from ours: a captured delivery replays for no longer. */
+export const SIGNATURE_MAX_AGE_SECONDS = 300;
+
+/** What a verified Gong signature proves, kept on `ctx.state.gongSignature` for the handler. */
+export type GongSignature = { signedAt: Date };
+
 function rawBody(ctx: Context): string {
   return (ctx.request as { rawBody?: string }).rawBody ?? '';
 }
@@ -50,6 +56,15 @@ export function gongSecurity(settings: Config['gongWebhook']): Record<'gongSigne
         if (settings.url && claims.webhook_url !== undefined && claims.webhook_url !== settings.url) {
           throw refused('The Gong signature was made for another webhook URL.');
         }
+        // A signature without a lifetime, or made long ago, would let a captured delivery be replayed.
+        if (typeof claims.exp !== 'number') throw refused('The Gong signature carries no expiry (exp); Gong signs with one.');
+        if (typeof claims.iat !== 'number') throw refused('The Gong signature carries no signing time (iat); Gong signs with one.');
+        if (Math.abs(Date.now() / 1000 - claims.iat) > SIGNATURE_MAX_AGE_SECONDS) {
+          throw refused(
+            `The Gong signature was not made within the last ${SIGNATURE_MAX_AGE_SECONDS / 60} minutes (iat); a delivery cannot be replayed later.`,
+          );
+        }
+        ctx.state.gongSignature = { signedAt: new Date(claims.iat * 1000) } satisfies GongSignature;
         return {
           scheme: 'gongSignedJwt',
           verifyBody: (text: string) => {
@@ -75,9 +90,15 @@ export function gongSecurity(settings: Config['gongWebhook']): Record<'gongSigne
   };
 }
 
-/** Gong names the delivery when it can; otherwise the same bytes are the same delivery. */
+/**
+ * Which delivery this is. Signed: the SHA-256 of the body, which the signature covers (the
+ * X-Gong-Delivery-Id header is not signed, so a replay could change it). URL key: the header when
+ * sent, else the same bytes are the same delivery.
+ */
 export function deliveryId(ctx: Context): string {
-  return ctx.get('X-Gong-Delivery-Id') || createHash('sha256').update(rawBody(ctx)).digest('hex');
+  const bodyHash = () => createHash('sha256').update(rawBody(ctx)).digest('hex');
+  if (ctx.state.gongSignature) return bodyHash();
+  return ctx.get('X-Gong-Delivery-Id') || bodyHash();
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;

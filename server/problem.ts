@@ -1,8 +1,7 @@
 import type { Context } from 'koa';
 import {
-  BackendTerminatedError,
   CheckIntegrityConstraintViolationError,
-  ConnectionError,
+  databaseFault,
   ForeignKeyIntegrityConstraintViolationError,
   NotNullIntegrityConstraintViolationError,
   PoolTimeoutError,
@@ -90,15 +89,12 @@ export function toProblem(error: unknown): HttpProblem {
   if (error instanceof StatementTimeoutError || error instanceof StatementCancelledError) {
     return new HttpProblem(503, 'The database took too long to answer; retry shortly.', { headers: { 'Retry-After': '1' } });
   }
-  if (error instanceof ConnectionError || error instanceof BackendTerminatedError || isConnectionRefused(error)) {
-    return new HttpProblem(503, 'The database is unavailable; retry shortly.', { headers: { 'Retry-After': '2' } });
-  }
-  // PostgreSQL class 22 (data exception), e.g. a value out of a column type's range. (NUL
-  // characters are refused before they get here; see nulCharacters in openapi.ts.)
-  const code = (error as { cause?: { code?: string }; code?: string })?.cause?.code ?? (error as { code?: string })?.code;
-  if (typeof code === 'string' && code.startsWith('22')) {
-    return new HttpProblem(400, 'A value in the request cannot be stored (PostgreSQL rejected it as invalid data).');
-  }
+  // The database's own faults, by SQLSTATE class (db/errors.ts): 503 when it is down or out of
+  // resources, 400 for a value it refused (class 22, never with the statement in the detail).
+  // (Not for errors of the request's own socket, e.g. raw-body's "request aborted": those carry a status.)
+  const fault = typeof (error as { status?: unknown })?.status === 'number' ? undefined : databaseFault(error);
+  if (fault?.kind === 'invalid-data') return new HttpProblem(400, fault.detail);
+  if (fault) return new HttpProblem(503, fault.detail, { headers: { 'Retry-After': String(fault.retryAfterSeconds) } });
   // Errors from Koa's body parser (co-body / raw-body) carry a 4xx status.
   const http = error as { status?: number; expose?: boolean; type?: string };
   if (typeof http?.status === 'number' && http.status >= 400 && http.status < 500) {
@@ -122,11 +118,6 @@ function bodyParseProblem(error: Error): HttpProblem {
   }
   // JSON.parse says where it stopped, e.g. "Expected ',' or '}' after property value in JSON at position 12".
   return at(`is not valid JSON: ${error.message.slice(0, 200)}`, 'The body is not valid JSON; send one JSON object.');
-}
-
-function isConnectionRefused(error: unknown): boolean {
-  const code = (error as { code?: string })?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
-  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === '57P01' || code === '57P03';
 }
 
 /** Writes `problem` as application/problem+json on the context. */

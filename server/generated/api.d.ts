@@ -587,9 +587,18 @@ export interface paths {
          *     (RS256, verified with the configured Gong public key; its `body_sha256` must match the
          *     body and its `webhook_url`, when present, this endpoint), or the secret key in the URL
          *     (`?key=`). Each delivery is stored in `webhook_events`; the call is upserted by its Gong
-         *     id in the same transaction. A delivery is identified by `X-Gong-Delivery-Id` when sent,
-         *     else by the SHA-256 of its body: a repeated delivery answers `200` with the first
-         *     outcome and has no second effect.
+         *     id in the same transaction. A repeated delivery answers `200` with the first outcome
+         *     (`replayed: true`) and has no second effect.
+         *
+         *     With the signed JWT, the signature must carry `exp` and an `iat` within 5 minutes of the
+         *     service's clock (else `401`), so a captured delivery cannot be replayed later; the delivery
+         *     is identified by the SHA-256 of its body, which the signature covers (the unsigned
+         *     `X-Gong-Delivery-Id` is ignored); and a delivery signed earlier than one already applied
+         *     to the same call is recorded but changes nothing (`superseded: true`), so an older version
+         *     never overwrites a newer one. (Gong's call payload has no modification time of its own, so
+         *     the signing time orders versions.) With the URL key, a delivery is identified by
+         *     `X-Gong-Delivery-Id` when sent, else by the SHA-256 of its body, and applies in arrival
+         *     order.
          */
         post: operations["receiveGongWebhook"];
         delete?: never;
@@ -610,11 +619,13 @@ export interface components {
         PoolState: {
             /** @description Configured maximum connections. */
             max: number;
-            /** @description Open connections. */
+            /** @description Connections holding a slot: open, being opened or being destroyed. */
             total: number;
             idle: number;
             /** @description Connections handed out to queries. */
             active: number;
+            /** @description Connections being closed after their backend died; each frees its slot within seconds. */
+            pending_destroy: number;
             /** @description Requests queued for a connection. */
             waiting: number;
         };
@@ -1134,6 +1145,8 @@ export interface components {
             /** Format: uuid */
             call_id: string | null;
             replayed: boolean;
+            /** @description Gong signed a newer delivery of this call that is applied already; this one changed nothing. */
+            superseded: boolean;
         };
         /** @description An RFC 9457 problem detail. */
         Problem: {
@@ -1268,7 +1281,14 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The database is unreachable or every connection is busy; retry later. */
+        /**
+         * @description The database cannot serve this request now; nothing the client sent is wrong. Retry after
+         *     `Retry-After` seconds. Causes: every pool connection stayed busy, a statement ran past the
+         *     statement timeout, the database is unreachable, restarting or lost the connection
+         *     (SQLSTATE classes 08, 57P), out of disk, memory or connections (class 53), or a write
+         *     collided with concurrent writes (serialization failure 40001 or deadlock 40P01) again
+         *     after the one retry the service makes itself.
+         */
         ServiceUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2527,7 +2547,8 @@ export interface operations {
         responses: {
             /**
              * @description The delivery's outcome. `replayed` is true when this delivery was seen before and
-             *     nothing was done again.
+             *     nothing was done again; `superseded` when Gong signed a newer delivery of the call that
+             *     is applied already, so this one changed nothing.
              */
             200: {
                 headers: {

@@ -1,6 +1,6 @@
 import type { Database } from '../../db/pool.js';
 import { receiveDelivery } from '../../db/webhooks.js';
-import { callFromGong, deliveryId } from '../gong.js';
+import { callFromGong, deliveryId, type GongSignature } from '../gong.js';
 import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js';
 
 export function webhookHandlers(db: Database) {
@@ -16,6 +16,7 @@ export function webhookHandlers(db: Database) {
         signatureVerified: c.security?.gongSignedJwt !== undefined && Boolean(c.security.gongSignedJwt),
         isTest: payload.isTest === true,
         isPrivate: payload.callData.metaData.isPrivate === true,
+        signedAt: (ctx.state.gongSignature as GongSignature | undefined)?.signedAt ?? null,
         call,
       });
       ctx.body = receipt satisfies ResponseBody<'receiveGongWebhook', 200>;

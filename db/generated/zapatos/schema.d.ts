@@ -3930,11 +3930,23 @@ declare module 'zapatos/schema' {
       */
       signature_verified: boolean;
       /**
+      * **webhook_events.signed_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      signed_at: Date | null;
+      /**
       * **webhook_events.status**
       * - `text` in database
       * - `NOT NULL`, default: `'received'::text`
       */
       status: string;
+      /**
+      * **webhook_events.superseded**
+      * - `bool` in database
+      * - `NOT NULL`, default: `false`
+      */
+      superseded: boolean;
     }
     export interface JSONSelectable {
       /**
@@ -3992,11 +4004,23 @@ declare module 'zapatos/schema' {
       */
       signature_verified: boolean;
       /**
+      * **webhook_events.signed_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      signed_at: db.TimestampTzString | null;
+      /**
       * **webhook_events.status**
       * - `text` in database
       * - `NOT NULL`, default: `'received'::text`
       */
       status: string;
+      /**
+      * **webhook_events.superseded**
+      * - `bool` in database
+      * - `NOT NULL`, default: `false`
+      */
+      superseded: boolean;
     }
     export interface Whereable {
       /**
@@ -4054,11 +4078,23 @@ declare module 'zapatos/schema' {
       */
       signature_verified?: boolean | db.Parameter<boolean> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, boolean | db.Parameter<boolean> | db.SQLFragment | db.ParentColumn>;
       /**
+      * **webhook_events.signed_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      signed_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | db.SQLFragment | db.ParentColumn>;
+      /**
       * **webhook_events.status**
       * - `text` in database
       * - `NOT NULL`, default: `'received'::text`
       */
       status?: string | db.Parameter<string> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, string | db.Parameter<string> | db.SQLFragment | db.ParentColumn>;
+      /**
+      * **webhook_events.superseded**
+      * - `bool` in database
+      * - `NOT NULL`, default: `false`
+      */
+      superseded?: boolean | db.Parameter<boolean> | db.SQLFragment | db.ParentColumn | db.SQLFragment<any, boolean | db.Parameter<boolean> | db.SQLFragment | db.ParentColumn>;
     }
     export interface Insertable {
       /**
@@ -4116,11 +4152,23 @@ declare module 'zapatos/schema' {
       */
       signature_verified?: boolean | db.Parameter<boolean> | db.DefaultType | db.SQLFragment;
       /**
+      * **webhook_events.signed_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      signed_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment;
+      /**
       * **webhook_events.status**
       * - `text` in database
       * - `NOT NULL`, default: `'received'::text`
       */
       status?: string | db.Parameter<string> | db.DefaultType | db.SQLFragment;
+      /**
+      * **webhook_events.superseded**
+      * - `bool` in database
+      * - `NOT NULL`, default: `false`
+      */
+      superseded?: boolean | db.Parameter<boolean> | db.DefaultType | db.SQLFragment;
     }
     export interface Updatable {
       /**
@@ -4178,11 +4226,23 @@ declare module 'zapatos/schema' {
       */
       signature_verified?: boolean | db.Parameter<boolean> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, boolean | db.Parameter<boolean> | db.DefaultType | db.SQLFragment>;
       /**
+      * **webhook_events.signed_at**
+      * - `timestamptz` in database
+      * - Nullable, no default
+      */
+      signed_at?: (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, (db.TimestampTzString | Date) | db.Parameter<(db.TimestampTzString | Date)> | null | db.DefaultType | db.SQLFragment>;
+      /**
       * **webhook_events.status**
       * - `text` in database
       * - `NOT NULL`, default: `'received'::text`
       */
       status?: string | db.Parameter<string> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | db.DefaultType | db.SQLFragment>;
+      /**
+      * **webhook_events.superseded**
+      * - `bool` in database
+      * - `NOT NULL`, default: `false`
+      */
+      superseded?: boolean | db.Parameter<boolean> | db.DefaultType | db.SQLFragment | db.SQLFragment<any, boolean | db.Parameter<boolean> | db.DefaultType | db.SQLFragment>;
     }
     export type UniqueIndex = 'webhook_events_delivery_id_key' | 'webhook_events_pkey';
     export type Column = keyof Selectable;
