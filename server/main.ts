@@ -45,6 +45,7 @@ const stopWhileStarting = async () => {
 };
 process.once('SIGTERM', stopWhileStarting);
 process.once('SIGINT', stopWhileStarting);
+process.once('SIGHUP', stopWhileStarting);
 
 const config: Config = await step('config', () => {
   const loaded = loadConfig();
@@ -59,7 +60,8 @@ context.databaseUrl = target.url;
 const db: Database = await step('pool', () => openPool(target.url, config));
 startedParts.push(() => db.end());
 if (config.migrateOnStart) {
-  const applied = await step('migrate', () => migrate(config.migrationDatabaseUrl ?? target.url));
+  context.databaseUrl = config.migrationDatabaseUrl ?? target.url;
+  const applied = await step('migrate', () => migrate(context.databaseUrl!));
   logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
 }
 
@@ -83,6 +85,7 @@ const metricsServer = config.metrics.port === undefined ? undefined : await step
 process.off('uncaughtException', onUncaught);
 process.off('SIGTERM', stopWhileStarting);
 process.off('SIGINT', stopWhileStarting);
+process.off('SIGHUP', stopWhileStarting);
 {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -121,3 +124,5 @@ async function shutdown(signal: string): Promise<void> {
 
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
+// A closed terminal: without this Node would die at once and leave the embedded database running.
+process.on('SIGHUP', () => void shutdown('SIGHUP'));
