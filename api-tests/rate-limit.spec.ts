@@ -108,7 +108,7 @@ test.describe('rate limits', { tag: '@integration' }, () => {
     expect((await refused.json()).detail).toContain('client address');
     // A token that does not verify counts against the address too.
     expect((await api.get(`${two!.baseURL}${UNKNOWN_CALL}`, { headers: { Authorization: 'Bearer not.a.jwt' } })).status()).toBe(429);
-    for (const probe of ['/health', '/ready']) {
+    for (const probe of ['/health', '/ready', '/metrics']) {
       const response = await api.get(`${two!.baseURL}${probe}`);
       expect(response.status(), probe).toBe(200);
       expect(response.headers()['ratelimit'], probe).toBeUndefined();
@@ -116,11 +116,11 @@ test.describe('rate limits', { tag: '@integration' }, () => {
   });
 });
 
-test('the contract declares the rate limit fields and 429 on every operation but the probes', () => {
+test('the contract declares the rate limit fields and 429 on every operation but the probes and the metrics scrape', () => {
   const document = loadSpec().document as { paths: Record<string, Record<string, { responses?: Record<string, { $ref?: string; headers?: object }> }>>; components: { responses: Record<string, { headers?: object }> } };
   const missing: string[] = [];
   for (const [path, item] of Object.entries(document.paths)) {
-    if (path === '/health' || path === '/ready') continue;
+    if (path === '/health' || path === '/ready' || path === '/metrics') continue;
     for (const [method, operation] of Object.entries(item)) {
       if (!operation?.responses) continue;
       if (!operation.responses['429']) missing.push(`${method} ${path}: no 429`);

@@ -5,8 +5,11 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { HttpProblem } from './problem.js';
 
-/** The probes: an orchestrator's checks must never be throttled, and /health never touches the database. */
-const UNCOUNTED = new Set(['/health', '/ready']);
+/**
+ * The probes and the scrape: an orchestrator's checks and a metrics scraper must never be
+ * throttled (/metrics may also be served on its own listener, METRICS_PORT, which has no limit).
+ */
+const UNCOUNTED = new Set(['/health', '/ready', '/metrics']);
 /** The last share of a quota is counted in PostgreSQL request by request (see rateLimit). */
 const EXACT_SHARE = 0.1;
 /** Hits counted locally reach PostgreSQL within this time. */

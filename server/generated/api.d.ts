@@ -61,6 +61,7 @@ export interface paths {
          *     `Authorization: Bearer <METRICS_TOKEN>` (otherwise `401`); with `METRICS_PORT` set, the
          *     metrics are served only by a listener of their own (on `METRICS_HOST`), and this path
          *     answers `404` on the API's listener. Neither set (the default, for local use): open.
+         *     Like the probes, it is never rate limited (a scraper must not be throttled).
          */
         get: operations["getMetrics"];
         put?: never;
@@ -1570,8 +1571,6 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
-                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
-                    RateLimit: components["headers"]["RateLimit"];
                     "Content-Encoding": components["headers"]["Content-Encoding"];
                     Vary: components["headers"]["Vary"];
                     [name: string]: unknown;
@@ -1585,8 +1584,6 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
-                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
-                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1603,7 +1600,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            429: components["responses"]["TooManyRequests"];
         };
     };
     getOpenApiJson: {
