@@ -6,7 +6,8 @@
  *               invalid (no 400) and never fail (no 5xx); missing resources may be 404
  *   faults    - requests with exactly one fault get 400 (missing required field, wrong type, out of
  *               range, bad uuid/format, unknown property, malformed JSON), 415 (wrong content
- *               type) or 413 (oversized body), as problem+json, never a 5xx
+ *               type) or 413 (oversized body), as problem+json, never a 5xx; compressed bodies
+ *               (gzip, deflate, br) valid are read, broken are 400; nesting past the bound is 400
  *   bounds    - every bounded array of a body, filled to its maxItems, is accepted (and fits the
  *               body limit); with one item more it is a 400 naming the array
  *   auth      - protected operations refuse missing, garbage, expired, wrong-key and alg:none
@@ -17,6 +18,7 @@
  * PROPERTY_SEED (default below) and PROPERTY_RUNS (valid requests per operation) change them;
  * the seed is in every test title, and each test prints how many requests it sent.
  */
+import zlib from 'node:zlib';
 import fc from 'fast-check';
 import type { OpenAPIV3 } from 'openapi-types';
 import { contract, specOperations } from './support/contract.js';
@@ -45,6 +47,8 @@ type Operation = {
 
 // The dereferenced spec, read while the file loads so that each operation gets its own test.
 const definition = (await contract()).definition as OpenAPIV3.Document;
+/** The contract's bound on nesting in bodies (info.x-max-nesting-depth). */
+const MAX_NESTING = (definition.info as { 'x-max-nesting-depth'?: number })['x-max-nesting-depth']!;
 
 function readOperations(doc: OpenAPIV3.Document): Operation[] {
   return specOperations(doc).map(({ method, path, item, operation, parameters }) => {
@@ -435,6 +439,49 @@ test.describe(`every operation, property-based (seed ${SEED}, ${RUNS} runs)`, { 
             expect(response.status(), `a body of ${limit + extra} bytes`).toBe(413);
           }),
           assertOptions(2),
+        );
+
+        // Compressed bodies (gzip, deflate, br): a valid one is read like a plain one; a broken one
+        // is a 400 naming the encoding. Nesting past the contract's bound is a 400, however deep.
+        const compressors = { gzip: zlib.gzipSync, deflate: zlib.deflateSync, br: zlib.brotliCompressSync } as const;
+        await fc.assert(
+          fc.asyncProperty(requestArbitrary(operation), fc.constantFrom('gzip', 'deflate', 'br'), async (request, encoding) => {
+            const built = await build(operation, resources, request, context);
+            counter.count(`valid ${encoding} body`);
+            const url = built.path + queryString(built.query);
+            const data = compressors[encoding](Buffer.from(JSON.stringify(built.body)));
+            const response = await api.fetch(operation.method, url, { data, headers: { 'Content-Type': 'application/json', 'Content-Encoding': encoding } });
+            const detail = response.status() >= 400 ? JSON.stringify(await response.json()) : '';
+            expect(response.status(), `valid ${encoding} body -> ${detail}`).not.toBe(400);
+            expect(response.status(), `valid ${encoding} body -> ${detail}`).toBeLessThan(500);
+            if (response.status() === 201 && response.headers().location) track(response.headers().location!);
+          }),
+          assertOptions(FAULT_RUNS),
+        );
+        await fc.assert(
+          fc.asyncProperty(requestArbitrary(operation), fc.constantFrom('not compressed', 'truncated', 'garbage'), fc.constantFrom('gzip', 'deflate', 'br'), async (request, damage, encoding) => {
+            const built = await build(operation, resources, request, context);
+            counter.count('broken compression');
+            const json = Buffer.from(JSON.stringify(built.body));
+            const compressed = compressors[encoding](json);
+            const data =
+              damage === 'not compressed' ? json : damage === 'truncated' ? compressed.subarray(0, Math.max(1, compressed.length - 8)) : Buffer.from([0xff, 0xfe, 0x00, 0x13, 0x37, 0xff]);
+            const url = built.path + queryString(built.query);
+            const response = await api.fetch(operation.method, url, { data, headers: { 'Content-Type': 'application/json', 'Content-Encoding': encoding } });
+            expect(response.status(), `${damage} ${encoding} body`).toBe(400);
+            expect((await response.json()).detail, `${damage} ${encoding} body`).toContain(`not valid ${encoding} data`);
+          }),
+          assertOptions(FAULT_RUNS),
+        );
+        await fc.assert(
+          fc.asyncProperty(requestArbitrary(operation), fc.integer({ min: MAX_NESTING + 1, max: 20_000 }), async (request, depth) => {
+            const built = await build(operation, resources, request, context);
+            counter.count('nesting too deep');
+            const response = await send(api, operation, built, { raw: `${'['.repeat(depth)}${']'.repeat(depth)}` });
+            expect(response.status(), `${depth} levels`).toBe(400);
+            expect((await response.json()).errors?.[0]?.message, `${depth} levels`).toMatch(/nests deeper than/);
+          }),
+          assertOptions(FAULT_RUNS),
         );
       }
 
