@@ -95,24 +95,23 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+/** A numeric setting within [min, max]: a whole number when `whole`, else any finite number. */
+function numeric(env: Env, name: string, fallback: number, min: number, max: number, whole: boolean): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer from ${min} to ${max}; got "${raw}"`);
+  if (!(whole ? Number.isInteger(value) : Number.isFinite(value)) || value < min || value > max) {
+    throw new ConfigError(`${name} must be ${whole ? 'an integer' : 'a number'} from ${min} to ${max}; got "${raw}"`);
   }
   return value;
 }
 
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  return numeric(env, name, fallback, min, max, true);
+}
+
 function decimal(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be a number from ${min} to ${max}; got "${raw}"`);
-  }
-  return value;
+  return numeric(env, name, fallback, min, max, false);
 }
 
 function flag(env: Env, name: string, fallback: boolean): boolean {
