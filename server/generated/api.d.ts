@@ -498,6 +498,10 @@ export interface paths {
          *     same role scored on it in the period, and only when there are at least 3 of them: with
          *     one or two, the figure would reveal a colleague's score. Without it, the dimension is
          *     listed in `skill_gaps` with `team_average`, `gap` and `severity` null (not known).
+         *
+         *     Answers with an `ETag` like every single resource (`If-None-Match` → `304`). A `period`
+         *     ends now, so its `period.to` and tag move with the clock; poll an explicit `from`/`to`
+         *     to have a tag that changes only when an analysis or transcript in the window does.
          */
         get: operations["getRepInsights"];
         put?: never;
@@ -2564,7 +2568,15 @@ export interface operations {
                  */
                 to?: components["schemas"]["DateTime"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The rep's id.
@@ -2584,12 +2596,14 @@ export interface operations {
                     RateLimit: components["headers"]["RateLimit"];
                     "Content-Encoding": components["headers"]["Content-Encoding"];
                     Vary: components["headers"]["Vary"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RepInsights"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
