@@ -1427,7 +1427,8 @@ export interface components {
         IfNoneMatch: string;
         /**
          * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
-         *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+         *     `W/` tag never matches; the tag of any of its codings, `-gzip`, `-br` or none, counts),
+         *     or, with `*`, only if it exists. Otherwise `412` and nothing
          *     changes. Checked inside the write's transaction, with the resource locked.
          * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
          */
@@ -1489,8 +1490,10 @@ export interface components {
          */
         "WWW-Authenticate": string;
         /**
-         * @description The strong entity tag of the resource's current representation (a hash of it): send it in
-         *     `If-None-Match` to poll cheaply, or in `If-Match` to change the resource only if unchanged.
+         * @description The strong entity tag of the resource's current representation (a hash of it, followed
+         *     by `-gzip` or `-br` when the body is so compressed): send it in `If-None-Match` (with the
+         *     same `Accept-Encoding`) to poll cheaply, or in `If-Match` to change the resource only if
+         *     unchanged.
          * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
          */
         ETag: string;
@@ -1845,7 +1848,8 @@ export interface operations {
             header?: {
                 /**
                  * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
-                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     `W/` tag never matches; the tag of any of its codings, `-gzip`, `-br` or none, counts),
+                 *     or, with `*`, only if it exists. Otherwise `412` and nothing
                  *     changes. Checked inside the write's transaction, with the resource locked.
                  * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
                  */
@@ -1887,7 +1891,8 @@ export interface operations {
             header?: {
                 /**
                  * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
-                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     `W/` tag never matches; the tag of any of its codings, `-gzip`, `-br` or none, counts),
+                 *     or, with `*`, only if it exists. Otherwise `412` and nothing
                  *     changes. Checked inside the write's transaction, with the resource locked.
                  * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
                  */
@@ -2041,7 +2046,8 @@ export interface operations {
             header?: {
                 /**
                  * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
-                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     `W/` tag never matches; the tag of any of its codings, `-gzip`, `-br` or none, counts),
+                 *     or, with `*`, only if it exists. Otherwise `412` and nothing
                  *     changes. Checked inside the write's transaction, with the resource locked.
                  * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
                  */
@@ -2151,7 +2157,8 @@ export interface operations {
             header?: {
                 /**
                  * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
-                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     `W/` tag never matches; the tag of any of its codings, `-gzip`, `-br` or none, counts),
+                 *     or, with `*`, only if it exists. Otherwise `412` and nothing
                  *     changes. Checked inside the write's transaction, with the resource locked.
                  * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
                  */
@@ -2508,7 +2515,8 @@ export interface operations {
             header?: {
                 /**
                  * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
-                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     `W/` tag never matches; the tag of any of its codings, `-gzip`, `-br` or none, counts),
+                 *     or, with `*`, only if it exists. Otherwise `412` and nothing
                  *     changes. Checked inside the write's transaction, with the resource locked.
                  * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
                  */
