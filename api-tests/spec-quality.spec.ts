@@ -5,6 +5,7 @@
  */
 import { expect, test } from '@playwright/test';
 import type { OpenAPIV3 } from 'openapi-types';
+import { loadSpec } from '../server/spec.js';
 import { contract, schemaErrors, specOperations, type SpecOperation } from './support/contract.js';
 
 async function document(): Promise<OpenAPIV3.Document> {
@@ -219,6 +220,27 @@ test.describe('openapi.yaml quality', () => {
     });
     expect(problems).toEqual([]);
     expect(checked, 'request schemas checked').toBeGreaterThan(20);
+  });
+
+  test('403 is declared exactly where it can happen: on the operations that state x-roles (the only stage that answers 403), each behind a bearer token', async () => {
+    const doc = loadSpec().document as { paths: Record<string, Record<string, { 'x-roles'?: string[]; responses?: object; security?: object[] }>> };
+    const problems: string[] = [];
+    let restricted = 0;
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        if (!operation?.responses) continue;
+        const where = `${method.toUpperCase()} ${path}`;
+        const roles = operation['x-roles'];
+        if (roles) restricted += 1;
+        if (roles && !('403' in operation.responses)) problems.push(`${where}: states x-roles but does not declare 403`);
+        if (!roles && '403' in operation.responses) problems.push(`${where}: declares 403, but no x-roles, so nothing answers it`);
+        if (roles && !(operation.security ?? [{ bearerAuth: [] }]).every((requirement) => 'bearerAuth' in requirement)) {
+          problems.push(`${where}: x-roles without a bearer token, which is where a role comes from`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(restricted).toBeGreaterThan(5);
   });
 
   test('every bearer-protected write declares 403 (rep and manager only read); no operation without a bearer token does', async () => {
