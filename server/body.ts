@@ -4,12 +4,14 @@
  * inflates through co-body/raw-body: those bound the inflated size but not the expansion ratio, and
  * turn a broken gzip stream into an unlabelled error.
  */
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import type { Middleware } from 'koa';
 import { bodyFaults } from './body-checks.js';
 import { HttpProblem } from './problem.js';
+import { headerCount } from './raw-headers.js';
 import { routeOf } from './routes.js';
 import type { SecurityVerdict } from './security.js';
 import { invalidRequest } from './validation.js';
@@ -72,8 +74,11 @@ export async function readText(req: IncomingMessage, limit: number): Promise<str
     };
     const done = () => {
       if (settled) return;
+      const bytes = Buffer.concat(chunks, decoded);
+      // toString would replace each invalid sequence with U+FFFD and store that silently.
+      if (!isUtf8(bytes)) return fail(new HttpProblem(400, 'The body is not valid UTF-8; send JSON encoded as UTF-8 (RFC 8259).'));
       settled = true;
-      resolve(Buffer.concat(chunks, decoded).toString('utf8'));
+      resolve(bytes.toString('utf8'));
     };
     req.on('data', (chunk: Buffer) => {
       raw += chunk.length;
@@ -121,6 +126,9 @@ export const readBody: Middleware = async (ctx, next) => {
   if (!hasBody(ctx.req)) {
     for (const verdict of verdicts) verdict.verifyBody?.('');
     return next();
+  }
+  if (headerCount(ctx.req, 'content-type') > 1) {
+    throw new HttpProblem(415, 'Send one Content-Type header (application/json), not several.');
   }
   if (!ctx.is('application/json')) {
     throw new HttpProblem(415, `Send the body as application/json (got ${ctx.get('content-type') || 'no content type'}).`);
