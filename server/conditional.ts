@@ -70,7 +70,7 @@ export function conditionalRequests(document: Record<string, unknown>) {
     // left as it is, sparing Koa's body setter (status, type and length) a second run.
     if (typeof ctx.body !== 'string') ctx.body = text(ctx.body as Representation);
     const tag = entityTag(ctx.body as string);
-    ctx.set('ETag', tag);
+    ctx.res.setHeader('ETag', tag); // not ctx.set: see requestId (middleware.ts)
     const ifNoneMatch = ctx.get('If-None-Match');
     if (ifNoneMatch && (ctx.method === 'GET' || ctx.method === 'HEAD') && !noneMatch(ifNoneMatch, tag)) ctx.status = 304;
   };
