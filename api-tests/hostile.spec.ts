@@ -129,6 +129,29 @@ test.describe('malformed HTTP is answered as problem+json', { tag: '@integration
     else await expectContractAnswer(answers[0]!, 'POST', '/calls');
   });
 
+  test('Expect: 100-continue without a token: 401 at once, never "100 Continue" (the body is not invited)', async () => {
+    const { answers } = await exchange(wire('POST', '/calls', [json, ['Content-Length', '1000000'], ['Expect', '100-continue']]));
+    expect(answers.map((answer) => answer.status)).toEqual([401]);
+    await expectContractAnswer(answers[0]!, 'POST', '/calls');
+  });
+
+  test('Expect: 100-continue with a token: "100 Continue", then the body is read and the call created', async ({ trackCall }) => {
+    const body = JSON.stringify(newCall());
+    const socket = net.connect(Number(BASE.port), BASE.hostname);
+    const received: Buffer[] = [];
+    const continued = new Promise<string>((resolve) => socket.once('data', (chunk) => resolve(chunk.toString('latin1'))));
+    socket.on('data', (chunk) => received.push(chunk));
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    socket.write(wire('POST', '/calls', [auth, json, ['Content-Length', String(Buffer.byteLength(body))], ['Expect', '100-continue'], ['Connection', 'close']]));
+    expect(await continued).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n/);
+    socket.write(body);
+    await closed;
+    const answers = parseAnswers(Buffer.concat(received).subarray('HTTP/1.1 100 Continue\r\n\r\n'.length));
+    expect(answers.map((answer) => answer.status)).toEqual([201]);
+    await expectContractAnswer(answers[0]!, 'POST', '/calls');
+    trackCall(JSON.parse(answers[0]!.body.toString()).id);
+  });
+
   test('an Expect other than 100-continue is ignored: the request is served', async () => {
     const { answers } = await exchange(wire('GET', '/calls?limit=1', [auth, ['Expect', '200-ok'], ['Connection', 'close']]));
     expect(answers.map((answer) => answer.status)).toEqual([200]);

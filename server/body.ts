@@ -38,8 +38,8 @@ function tooLarge(limit: number): HttpProblem {
   return new HttpProblem(413, `The request body is larger than this operation's limit of ${limit} bytes; send less.`);
 }
 
-/** The body's text, at most `limit` bytes before and after decompression. */
-export async function readText(req: IncomingMessage, limit: number): Promise<string> {
+/** The body's text, at most `limit` bytes before and after decompression; `ready` runs once it is to be read. */
+export async function readText(req: IncomingMessage, limit: number, ready?: () => void): Promise<string> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   const decoder = encoding === 'identity' ? undefined : DECODERS[encoding];
   if (encoding !== 'identity' && !decoder) {
@@ -47,6 +47,7 @@ export async function readText(req: IncomingMessage, limit: number): Promise<str
   }
   const declared = Number(req.headers['content-length']);
   if (declared > limit) throw tooLarge(limit);
+  ready?.();
 
   const inflate = decoder?.();
   const chunks: Buffer[] = [];
@@ -133,7 +134,9 @@ export const readBody: Middleware = async (ctx, next) => {
   if (!ctx.is('application/json')) {
     throw new HttpProblem(415, `Send the body as application/json (got ${ctx.get('content-type') || 'no content type'}).`);
   }
-  const text = await readText(ctx.req, body.limit);
+  // A client that sent Expect: 100-continue waits for this before sending the body: only now, with
+  // the caller authenticated and the encoding and declared length acceptable, is it wanted.
+  const text = await readText(ctx.req, body.limit, () => /^100-continue$/i.test(ctx.get('Expect')) && ctx.res.writeContinue());
   for (const verdict of verdicts) verdict.verifyBody?.(text);
   (ctx.request as { rawBody?: string }).rawBody = text;
   const value = parseJson(text);

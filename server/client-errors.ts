@@ -3,7 +3,9 @@
  * X-Request-Id: bytes that are not HTTP/1.1 (Node's parser refuses them and would answer a bare
  * `400` with no body), headers past Node's size limit (`431`), a request that took too long to
  * arrive (`408`), and CONNECT (no proxy here). A request with an `Expect` other than
- * `100-continue` is served as if it had none (RFC 9110 allows that; Node would answer `417`).
+ * `100-continue` is served as if it had none (RFC 9110 allows that; Node would answer `417`), and
+ * `100 Continue` is sent only when the body is about to be read (body.ts), not before the caller
+ * is authenticated.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
@@ -69,4 +71,7 @@ export function answerClientErrors(server: Server, handler: RequestListener, log
   });
 
   server.on('checkExpectation', handler);
+  // Node would send `100 Continue` at once, inviting the body of a request about to be refused;
+  // readBody sends it once the caller is authenticated and authorised (body.ts).
+  server.on('checkContinue', handler);
 }
