@@ -115,7 +115,15 @@ async function ownCluster(prefix: string) {
     /** kill -9 of the postmaster and all its processes at once, as a container kill does. */
     killAll() {
       const { postmaster, children } = this.processes();
-      for (const pid of [postmaster, ...children]) process.kill(pid, 'SIGKILL');
+      process.kill(postmaster, 'SIGKILL');
+      for (const pid of children) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch (error) {
+          // A child that ended since it was listed (a backend whose client left) is gone already.
+          if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+        }
+      }
       database = undefined; // nothing left to stop
       return children.length;
     },
