@@ -170,6 +170,20 @@ test.describe('Gong sync', { tag: '@integration' }, () => {
     expect(log[failed + 1]).toMatchObject({ path: '/v2/calls/transcript', status: 200, filter: log[failed]!.filter });
   });
 
+  test('a call whose scheduled time lies past 9999 in UTC is stored at its start time (the whole run failed reading it back as year 10000)', async () => {
+    const email = uniqueEmail('simrep');
+    const id = uniqueGongId();
+    const call = simCall({ id, started: '2026-11-02T10:00:00Z', repEmail: email });
+    // Valid RFC 3339 text, but 10000-01-01T04:00:00Z in UTC: PostgreSQL stores it, no answer can state it.
+    call.metaData.scheduled = '9999-12-31T23:00:00-05:00';
+    sim = await startGongSimulator({ calls: [call], basic: SIM_BASIC });
+    const result = await runSync({ databaseUrl: scratch.url, sim, from: FROM, to: TO });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.run).toMatchObject({ status: 'completed', counts: { calls_seen: 1, created: 1 } });
+    const stored = await q<{ scheduled_at: string }>(sql.unsafe`SELECT to_char(scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') AS scheduled_at FROM calls WHERE gong_call_id = ${id}`);
+    expect(stored.map((row) => row.scheduled_at)).toEqual(['2026-11-02T10:00:00']);
+  });
+
   test('Bearer auth; an empty window (Gong answers 404) completes with nothing to do', async () => {
     sim = await startGongSimulator({ calls: [simCall({ id: uniqueGongId(), started: '2026-12-05T10:00:00Z', repEmail: uniqueEmail('x') })], bearer: SIM_BEARER });
     const result = await runSync({ databaseUrl: scratch.url, sim, from: FROM, to: TO, env: { GONG_ACCESS_TOKEN: SIM_BEARER } });

@@ -23,6 +23,7 @@ import {
 } from '../db/gong-sync.js';
 import type { Database } from '../db/pool.js';
 import type { GongSyncConfig } from './config.js';
+import { isStorableDateTime } from './date-time.js';
 import { callFromGong } from './gong.js';
 import { createGongClient, GongApiError, GongPauseError, type GongCall, type GongClientOptions } from './gong-client.js';
 
@@ -38,8 +39,18 @@ const clip = (value: string, max: number) => (value.length > max ? value.slice(0
 /** A Gong call as the store takes it (the webhook's mapping, plus what only the API gives). */
 export function gongCallInput(call: GongCall): GongCallInput {
   const meta = call.metaData;
-  const scheduled = meta.scheduled ?? meta.started;
-  if (!scheduled) throw new GongApiError(`Gong call ${meta.id} has neither a scheduled nor a started time.`, 200);
+  // The first of the two that the store can hold and an answer state (date-time.ts): a time past
+  // 9999 in UTC would be stored and then make every read of the call a 500.
+  const scheduled = [meta.scheduled, meta.started].find((time): time is string => typeof time === 'string' && isStorableDateTime(time));
+  if (!scheduled) {
+    const given = meta.scheduled ?? meta.started;
+    throw new GongApiError(
+      given
+        ? `Gong call ${meta.id} has no scheduled or started time that is an RFC 3339 date-time within the years 0001 to 9999 (scheduled ${JSON.stringify(meta.scheduled ?? null)}, started ${JSON.stringify(meta.started ?? null)}).`
+        : `Gong call ${meta.id} has neither a scheduled nor a started time.`,
+      200,
+    );
+  }
   const parties = (call.parties ?? []).map((party) => ({
     ...party,
     name: party.name ? clip(party.name, 200) : party.name,
