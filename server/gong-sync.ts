@@ -40,7 +40,7 @@ const clip = (value: string, max: number) => (value.length > max ? value.slice(0
 export function gongCallInput(call: GongCall): GongCallInput {
   const meta = call.metaData;
   // The first of the two that the store can hold and an answer state (date-time.ts): a time past
-  // 9999 in UTC would be stored and then make every read of the call a 500.
+  // 9999 in UTC would be stored as year 10000, and reading it back failed the whole run.
   const scheduled = [meta.scheduled, meta.started].find((time): time is string => typeof time === 'string' && isStorableDateTime(time));
   if (!scheduled) {
     const given = meta.scheduled ?? meta.started;
