@@ -184,6 +184,21 @@ test.describe('Gong sync', { tag: '@integration' }, () => {
     expect(stored.map((row) => row.scheduled_at)).toEqual(['2026-11-02T10:00:00']);
   });
 
+  test('NUL characters and lone surrogates in Gong\'s text are dropped (NUL) or made U+FFFD, not the end of every run on that call', async () => {
+    const email = uniqueEmail('simrep');
+    const id = uniqueGongId();
+    const call = simCall({ id, started: '2026-11-02T10:00:00Z', repEmail: email, title: 'Acme\u0000 discovery \ud800' });
+    call.parties[1]!.name = 'Dan\u0000 Ortiz';
+    sim = await startGongSimulator({ calls: [call], basic: SIM_BASIC });
+    const result = await runSync({ databaseUrl: scratch.url, sim, from: FROM, to: TO });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.run).toMatchObject({ status: 'completed', counts: { calls_seen: 1, created: 1, transcripts_ingested: 1 } });
+    const [stored] = await q<{ title: string; names: string[] }>(
+      sql.unsafe`SELECT c.title, array_agg(s.name ORDER BY s.name) AS names FROM calls c JOIN speakers s ON s.call_id = c.id WHERE c.gong_call_id = ${id} GROUP BY c.title`,
+    );
+    expect(stored).toEqual({ title: 'Acme discovery \ufffd', names: expect.arrayContaining(['Dan Ortiz']) });
+  });
+
   test('Bearer auth; an empty window (Gong answers 404) completes with nothing to do', async () => {
     sim = await startGongSimulator({ calls: [simCall({ id: uniqueGongId(), started: '2026-12-05T10:00:00Z', repEmail: uniqueEmail('x') })], bearer: SIM_BEARER });
     const result = await runSync({ databaseUrl: scratch.url, sim, from: FROM, to: TO, env: { GONG_ACCESS_TOKEN: SIM_BEARER } });

@@ -36,6 +36,18 @@ const sha256 = (value: unknown) => createHash('sha256').update(JSON.stringify(va
 
 const clip = (value: string, max: number) => (value.length > max ? value.slice(0, max) : value);
 
+/**
+ * Gong's data with every text (keys too) made storable: U+0000 dropped and lone surrogates made
+ * U+FFFD. PostgreSQL refuses both, and one such character in a title or a name failed every run
+ * of the window on that call, telling the run's `error` PostgreSQL's own words.
+ */
+export function storableText<T>(value: T): T {
+  if (typeof value === 'string') return (value.replaceAll('\u0000', '') as string & { toWellFormed(): string }).toWellFormed() as T;
+  if (Array.isArray(value)) return value.map(storableText) as T;
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([key, member]) => [storableText(key), storableText(member)])) as T;
+}
+
 /** A Gong call as the store takes it (the webhook's mapping, plus what only the API gives). */
 export function gongCallInput(call: GongCall): GongCallInput {
   const meta = call.metaData;
@@ -220,7 +232,7 @@ async function storePage(options: ExecuteOptions, client: ReturnType<typeof crea
       if (await removeCall(db, gongCallId)) counts.private_removed++;
       continue;
     }
-    const input = gongCallInput(call);
+    const input = gongCallInput(storableText(call));
     const state = states.get(gongCallId);
     if (state && state.content_sha256 === input.contentSha256) {
       if (state.transcript_sha256 === null) needTranscript.set(gongCallId, { callId: state.call_id, stored: null, changed: false });
@@ -238,7 +250,7 @@ async function storePage(options: ExecuteOptions, client: ReturnType<typeof crea
     const transcript = transcripts.get(gongCallId);
     const digest = transcript ? sha256(transcript) : null;
     if (transcript && digest !== wanted.stored) {
-      await storeGongTranscript(db, wanted.callId, transcript, digest!);
+      await storeGongTranscript(db, wanted.callId, storableText(transcript), digest!);
       counts.transcripts_ingested++;
       if (!wanted.changed) counts.updated++;
     } else if (!wanted.changed) {
