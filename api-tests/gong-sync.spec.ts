@@ -199,6 +199,21 @@ test.describe('Gong sync', { tag: '@integration' }, () => {
     expect(stored).toEqual({ title: 'Acme discovery \ufffd', names: expect.arrayContaining(['Dan Ortiz']) });
   });
 
+  test('a Gong sentence that ends before it starts is stored ending where it starts, not the end of every run on that call', async () => {
+    const email = uniqueEmail('simrep');
+    const id = uniqueGongId();
+    const call = simCall({ id, started: '2026-11-02T10:00:00Z', repEmail: email });
+    call.transcript![0]!.sentences[0] = { start: 5000, end: 10, text: 'Thanks for joining.' };
+    sim = await startGongSimulator({ calls: [call], basic: SIM_BASIC });
+    const result = await runSync({ databaseUrl: scratch.url, sim, from: FROM, to: TO });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.run).toMatchObject({ status: 'completed', counts: { calls_seen: 1, created: 1, transcripts_ingested: 1 } });
+    const rows = await q<{ start_time_ms: string; end_time_ms: string }>(
+      sql.unsafe`SELECT t.start_time_ms, t.end_time_ms FROM transcripts t JOIN calls c ON c.id = t.call_id WHERE c.gong_call_id = ${id} AND t.text = 'Thanks for joining.'`,
+    );
+    expect(rows.map((row) => [Number(row.start_time_ms), Number(row.end_time_ms)])).toEqual([[5000, 5000]]);
+  });
+
   test('Bearer auth; an empty window (Gong answers 404) completes with nothing to do', async () => {
     sim = await startGongSimulator({ calls: [simCall({ id: uniqueGongId(), started: '2026-12-05T10:00:00Z', repEmail: uniqueEmail('x') })], bearer: SIM_BEARER });
     const result = await runSync({ databaseUrl: scratch.url, sim, from: FROM, to: TO, env: { GONG_ACCESS_TOKEN: SIM_BEARER } });

@@ -25,7 +25,7 @@ import type { Database } from '../db/pool.js';
 import type { GongSyncConfig } from './config.js';
 import { isStorableDateTime } from './date-time.js';
 import { callFromGong } from './gong.js';
-import { createGongClient, GongApiError, GongPauseError, type GongCall, type GongClientOptions } from './gong-client.js';
+import { createGongClient, GongApiError, GongPauseError, type GongCall, type GongClientOptions, type GongMonologueData } from './gong-client.js';
 
 /** Names this process as a lease holder (host, pid and a random part). */
 export function leaseOwner(): string {
@@ -219,6 +219,17 @@ export async function executeRun(options: ExecuteOptions, run: ClaimedRun): Prom
   }
 }
 
+/**
+ * A Gong transcript as the store takes it: storable text, and a sentence that ends before it
+ * starts ending where it starts (transcripts_end_after_start refused it, failing every run on the call).
+ */
+function storableTranscript(transcript: readonly GongMonologueData[]): GongMonologueData[] {
+  return storableText(transcript).map((monologue) => ({
+    ...monologue,
+    sentences: monologue.sentences.map((sentence) => (sentence.end < sentence.start ? { ...sentence, end: sentence.start } : sentence)),
+  }));
+}
+
 /** Stores one page of calls and the transcripts they need; counts into `counts`. */
 async function storePage(options: ExecuteOptions, client: ReturnType<typeof createGongClient>, calls: GongCall[], counts: RunCounts) {
   const { db } = options;
@@ -250,7 +261,7 @@ async function storePage(options: ExecuteOptions, client: ReturnType<typeof crea
     const transcript = transcripts.get(gongCallId);
     const digest = transcript ? sha256(transcript) : null;
     if (transcript && digest !== wanted.stored) {
-      await storeGongTranscript(db, wanted.callId, storableText(transcript), digest!);
+      await storeGongTranscript(db, wanted.callId, storableTranscript(transcript), digest!);
       counts.transcripts_ingested++;
       if (!wanted.changed) counts.updated++;
     } else if (!wanted.changed) {
