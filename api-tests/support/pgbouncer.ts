@@ -20,7 +20,11 @@ export type PgBouncer = {
   stop: () => Promise<void>;
 };
 
-export async function startPgBouncer(upstreamUrl: string, options: { poolSize: number }): Promise<PgBouncer> {
+/** `settings`: more [pgbouncer] settings (e.g. `query_wait_timeout`), by name. */
+export async function startPgBouncer(
+  upstreamUrl: string,
+  options: { poolSize: number; settings?: Record<string, string> },
+): Promise<PgBouncer> {
   if (!PGBOUNCER) throw new Error('pgbouncer is not installed (Debian: apt-get install pgbouncer)');
   const upstream = new URL(upstreamUrl);
   const port = await freePort();
@@ -44,6 +48,7 @@ export async function startPgBouncer(upstreamUrl: string, options: { poolSize: n
       `default_pool_size = ${options.poolSize}`,
       'max_client_conn = 500',
       // Debian's defaults otherwise; no ignore_startup_parameters: what a pooler refuses, it refuses here.
+      ...Object.entries(options.settings ?? {}).map(([name, value]) => `${name} = ${value}`),
       '',
     ].join('\n'),
     { mode: 0o644 },
