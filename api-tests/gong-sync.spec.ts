@@ -214,6 +214,21 @@ test.describe('Gong sync', { tag: '@integration' }, () => {
     expect(rows.map((row) => [Number(row.start_time_ms), Number(row.end_time_ms)])).toEqual([[5000, 5000]]);
   });
 
+  test('a run failed by the store says so in the API\'s words, never PostgreSQL\'s; the CLI (and the service log) keep the cause', async () => {
+    const call = simCall({ id: uniqueGongId(), started: '2026-11-02T10:00:00Z', repEmail: uniqueEmail('simrep') });
+    // A fault of the store itself (this test's scratch database only): every transcript insert raises.
+    await scratch.db.pool.query(sql.unsafe`
+      CREATE FUNCTION refuse_transcripts() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'internal: table transcripts_secret_shard is read-only'; END $$`);
+    await scratch.db.pool.query(sql.unsafe`CREATE TRIGGER refuse_transcripts BEFORE INSERT ON transcripts FOR EACH ROW EXECUTE FUNCTION refuse_transcripts()`);
+    sim = await startGongSimulator({ calls: [call], basic: SIM_BASIC });
+    const result = await runSync({ databaseUrl: scratch.url, sim, from: FROM, to: TO });
+    expect(result.code).toBe(1);
+    expect(result.run).toMatchObject({ status: 'failed' });
+    expect(result.run!.error).toBe('The run failed on an unexpected error; the service log has its cause (the "gong sync: run failed" line).');
+    expect(result.stderr).toContain('transcripts_secret_shard');
+  });
+
   test('Bearer auth; an empty window (Gong answers 404) completes with nothing to do', async () => {
     sim = await startGongSimulator({ calls: [simCall({ id: uniqueGongId(), started: '2026-12-05T10:00:00Z', repEmail: uniqueEmail('x') })], bearer: SIM_BEARER });
     const result = await runSync({ databaseUrl: scratch.url, sim, from: FROM, to: TO, env: { GONG_ACCESS_TOKEN: SIM_BEARER } });

@@ -26,6 +26,7 @@ import type { GongSyncConfig } from './config.js';
 import { isStorableDateTime } from './date-time.js';
 import { callFromGong } from './gong.js';
 import { createGongClient, GongApiError, GongPauseError, type GongCall, type GongClientOptions, type GongMonologueData } from './gong-client.js';
+import { toProblem } from './problem.js';
 
 /** Names this process as a lease holder (host, pid and a random part). */
 export function leaseOwner(): string {
@@ -130,7 +131,19 @@ export type ExecuteOptions = {
   client?: Partial<GongClientOptions>;
 };
 
-export type RunOutcome = (RunEnd | { status: 'lost'; reason: string }) & { counts: RunCounts };
+/** `cause`: what failed a run, for the log (its `error` says it in words an API client may read). */
+export type RunOutcome = (RunEnd | { status: 'lost'; reason: string }) & { counts: RunCounts; cause?: unknown };
+
+/**
+ * A failed run's `error`, which GET /sync/gong/runs shows: Gong's own failures as the client words
+ * them, the store's as the API words them (problem.ts), never PostgreSQL's or Slonik's own message.
+ */
+function failureReason(error: unknown): string {
+  if (error instanceof GongApiError) return error.message;
+  const problem = toProblem(error);
+  if (problem.status !== 500) return problem.detail;
+  return 'The run failed on an unexpected error; the service log has its cause (the "gong sync: run failed" line).';
+}
 
 function add(total: RunCounts, delta: RunCounts): RunCounts {
   return Object.fromEntries(Object.entries(total).map(([name, value]) => [name, value + delta[name as keyof RunCounts]])) as RunCounts;
@@ -211,9 +224,9 @@ export async function executeRun(options: ExecuteOptions, run: ClaimedRun): Prom
         ? { status: 'queued', reason: `${error.message} The run resumes after ${error.resumeAfter.toISOString()}.`, resumeAfter: error.resumeAfter.toISOString() }
         : options.signal?.aborted
           ? { status: 'queued', reason: 'The process running it stopped; it resumes from its checkpoint.', resumeAfter: null }
-          : { status: 'failed', error: (error as Error).message };
-    if (!(await save(cursor, end).catch(() => false))) return { status: 'lost', reason: 'could not record the end of the run', counts: total };
-    return { ...end, counts: total };
+          : { status: 'failed', error: failureReason(error) };
+    if (!(await save(cursor, end).catch(() => false))) return { status: 'lost', reason: 'could not record the end of the run', counts: total, cause: error };
+    return { ...end, counts: total, ...(end.status === 'failed' ? { cause: error } : {}) };
   } finally {
     clearInterval(heartbeat);
   }
