@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { OpenAPIV3 } from 'openapi-types';
 import { loadSpec } from '../server/spec.js';
+import { contract, specOperations } from './support/contract.js';
 import { expect, newCall, test } from './support/fixtures.js';
 import { CORS_TEST_ORIGIN } from './support/test-environment.js';
 
@@ -25,6 +27,12 @@ function declaredResponseHeaders(): Set<string> {
   return names;
 }
 
+/** The methods of the contract's operations, upper case. */
+async function contractMethods(): Promise<Set<string>> {
+  const operations = specOperations((await contract()).definition as OpenAPIV3.Document);
+  return new Set(operations.map((operation) => operation.method.toUpperCase()));
+}
+
 function preflight(origin: string, method = 'PATCH') {
   return {
     method: 'OPTIONS',
@@ -42,7 +50,9 @@ test.describe('CORS', { tag: '@integration' }, () => {
     expect(response.status()).toBe(204);
     const headers = response.headers();
     expect(headers['access-control-allow-origin']).toBe(CORS_TEST_ORIGIN);
-    expect(headers['access-control-allow-methods']!.split(',')).toEqual(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
+    expect(headers['access-control-allow-methods']!.split(',')).toEqual(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+    // Exactly the methods the contract declares: a method allowed here and answered 405 misleads a browser app.
+    expect(new Set(headers['access-control-allow-methods']!.split(','))).toEqual(await contractMethods());
     expect(headers['access-control-allow-headers']!.split(',')).toEqual(['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'If-None-Match']);
     expect(headers['access-control-max-age']).toBe('600');
     expect(headers.vary).toMatch(/\bOrigin\b/);

@@ -18,7 +18,8 @@ export const EXPOSED_HEADERS = [
   'WWW-Authenticate',
   'Allow',
 ];
-const ALLOWED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+/** The methods the contract declares (no HEAD: every HEAD is answered 405). */
+const ALLOWED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 /** How long a browser may reuse a preflight's answer. */
 const PREFLIGHT_MAX_AGE_S = 600;
 

@@ -92,7 +92,7 @@ export function matchRoutes(routes: Route[]): Middleware {
     if (!methods.has(path)) methods.set(path, new Map());
     methods.get(path)!.set(method, route);
   }
-  const routers = new Map<string, Middleware>();
+  const routers = new Map<string, ReturnType<Router['routes']>>();
   for (const [segment, paths] of templates) {
     const router = new Router({ exclusive: 'specificity', sensitive: true });
     for (const [path, byMethod] of paths) {
@@ -102,7 +102,7 @@ export function matchRoutes(routes: Route[]): Middleware {
         return next();
       });
     }
-    routers.set(segment, router.routes() as unknown as Middleware);
+    routers.set(segment, router.routes());
   }
   const unmatched = (ctx: Context) => {
     const matched = (ctx as { matched?: { methods: string[] }[] }).matched ?? [];
@@ -115,7 +115,7 @@ export function matchRoutes(routes: Route[]): Middleware {
   return (ctx, next) => {
     const dispatch = routers.get(firstSegment(ctx.path));
     if (!dispatch) return unmatched(ctx);
-    return dispatch(ctx, () => (ctx.state.route ? next() : unmatched(ctx)));
+    return dispatch(ctx as never, () => (ctx.state.route ? next() : unmatched(ctx)));
   };
 }
 
