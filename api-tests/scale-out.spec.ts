@@ -80,6 +80,12 @@ function gongSignature(body: string): string {
   });
 }
 
+/** The replica's pool connections in use, from its /metrics (the scrape itself uses none). */
+function activeConnections(metrics: string): number | undefined {
+  const line = metrics.split('\n').find((text) => text.startsWith('call_coach_db_pool_connections{') && text.includes('state="active"'));
+  return line === undefined ? undefined : Number(line.split(' ').pop());
+}
+
 const uniqueWord = () => 'zq' + [...randomBytes(6)].map((b) => String.fromCharCode(97 + (b % 26))).join('');
 
 test.describe('scale-out behind PgBouncer in transaction mode', { tag: ['@integration', '@slow'] }, () => {
@@ -87,6 +93,8 @@ test.describe('scale-out behind PgBouncer in transaction mode', { tag: ['@integr
   // One pooler and two replicas for the whole file, in one worker; a failed test does not skip the rest.
   test.describe.configure({ mode: 'default' });
 
+  /** A login that may read and write but not create (the owner migrates): as a service runs in production. */
+  const app = { name: `call_coach_app_${randomBytes(4).toString('hex')}`, password: randomBytes(12).toString('hex') };
   let pooler: PgBouncer;
   let scratch: ScratchDatabase;
   let direct: Database;
@@ -96,7 +104,8 @@ test.describe('scale-out behind PgBouncer in transaction mode', { tag: ['@integr
   test.beforeAll(async ({ db }) => {
     test.setTimeout(120_000);
     expect(version, 'pgbouncer must be installed under CI (.ci/run installs it)').toBeTruthy();
-    pooler = await startPgBouncer(testEnvironment().databaseUrl, { poolSize: POOLER_SIZE });
+    await db.pool.query(sql.unsafe`CREATE ROLE ${sql.identifier([app.name])} LOGIN PASSWORD ${sql.literalValue(app.password)}`);
+    pooler = await startPgBouncer(testEnvironment().databaseUrl, { poolSize: POOLER_SIZE, users: [app] });
     scratch = await scratchDatabase(db);
     await db.pool.query(sql.unsafe`ALTER DATABASE ${sql.identifier([scratch.name])} SET timezone = ${sql.literalValue(DATABASE_TIME_ZONE)}`);
     // A replica first migrates (directly), so the second finds the schema in place.
@@ -105,11 +114,12 @@ test.describe('scale-out behind PgBouncer in transaction mode', { tag: ['@integr
     direct = await createDatabase({ url: scratch.url, maxConnections: 2, acquireTimeoutMs: 5000, statementTimeoutMs: STATEMENT_TIMEOUT_MS, connectTimeoutMs: 5000 });
   });
 
-  test.afterAll(async () => {
+  test.afterAll(async ({ db }) => {
     await Promise.all([stopReplica(a), stopReplica(b)]);
     await direct?.end();
     await scratch?.drop();
     await pooler?.stop();
+    await db.pool.query(sql.unsafe`DROP ROLE IF EXISTS ${sql.identifier([app.name])}`);
   });
 
   test('the replicas run through the pooler with the timeouts as their role defaults, in a database set to New York time', async () => {
@@ -232,6 +242,7 @@ test.describe('scale-out behind PgBouncer in transaction mode', { tag: ['@integr
 
   test('every server connection of the pooler held busy: 503 with Retry-After within the deadline on both replicas and /ready, then recovery', async () => {
     const call = await (await a.api.post('/calls', newCall())).json();
+    const unstored = newCall();
     // Transaction mode: a session inside a transaction keeps its server connection; four take the pool's four.
     const holders = await Promise.all(Array.from({ length: POOLER_SIZE }, () => session(pooler.urlFor(scratch.url))));
     try {
@@ -242,9 +253,11 @@ test.describe('scale-out behind PgBouncer in transaction mode', { tag: ['@integr
       expect(new Set(pids).size).toBe(POOLER_SIZE);
 
       const started = performance.now();
-      const answers = await Promise.all([a.api.get(`/calls/${call.id}`), b.api.get(`/calls/${call.id}`), a.api.get('/ready'), b.api.get('/ready')]);
+      const answers = await Promise.all([
+        a.api.get(`/calls/${call.id}`), b.api.get(`/calls/${call.id}`), a.api.get('/ready'), b.api.get('/ready'), a.api.post('/calls', unstored),
+      ]);
       const elapsed = performance.now() - started;
-      expect(answers.map((r) => r.status())).toEqual([503, 503, 503, 503]);
+      expect(answers.map((r) => r.status())).toEqual([503, 503, 503, 503, 503]);
       for (const answer of answers) expect(Number(answer.headers()['retry-after'])).toBeGreaterThanOrEqual(1);
       expect((await answers[0]!.json()).detail).toContain(`within ${DEADLINE_MS} ms`);
       expect((await answers[2]!.json()).status).toBe('not_ready');
@@ -260,27 +273,42 @@ test.describe('scale-out behind PgBouncer in transaction mode', { tag: ['@integr
     const after = await Promise.all([a, b, a, b].map((replica) => replica.api.get(`/calls/${call.id}`)));
     expect(after.map((r) => r.status())).toEqual([200, 200, 200, 200]);
     expect((await a.api.get('/ready')).status()).toBe(200);
+    // The POST answered 503 ran on once the pooler let it through, and rolled back: nothing stored.
+    await expect.poll(async () => activeConnections(await (await a.api.get('/metrics')).text()), { timeout: 10_000 }).toBe(0);
+    expect(await direct.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM calls WHERE gong_call_id = ${unstored.gong_call_id as string}`)).toBe(0);
   });
 
-  test('four replicas starting at once on an empty database migrate it directly (MIGRATION_DATABASE_URL) while serving through the pooler', async ({ db }) => {
+  test('four replicas starting at once on an empty database migrate it directly as its owner (MIGRATION_DATABASE_URL) and serve through the pooler as a login that cannot create', async ({ db }) => {
     test.setTimeout(180_000);
     const fresh = await scratchDatabase(db);
+    const owner = await createDatabase({ url: fresh.url, maxConnections: 1, acquireTimeoutMs: 5000, statementTimeoutMs: 5000, connectTimeoutMs: 5000 });
     const replicas: Replica[] = [];
     try {
-      const started = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => startReplica(pooler.urlFor(fresh.url), fresh.url, `migrating-${i}`)));
+      // What the owner's migrations create, the service's login may use (PostgreSQL 15+: no CREATE on public for it).
+      await owner.pool.query(sql.unsafe`
+        ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${sql.identifier([app.name])}`);
+      await owner.pool.query(sql.unsafe`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ${sql.identifier([app.name])}`);
+      const pooled = new URL(pooler.urlFor(fresh.url));
+      pooled.username = app.name;
+      pooled.password = app.password;
+      const started = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => startReplica(pooled.toString(), fresh.url, `migrating-${i}`)));
       for (const result of started) if (result.status === 'fulfilled') replicas.push(result.value);
       expect(started.map((result) => (result.status === 'rejected' ? String(result.reason) : 'started'))).toEqual(Array(4).fill('started'));
+
       const versions = (await readMigrations()).map((migration) => migration.version);
-      const check = await createDatabase({ url: fresh.url, maxConnections: 1, acquireTimeoutMs: 5000, statementTimeoutMs: 5000, connectTimeoutMs: 5000 });
-      try {
-        expect(await check.pool.anyFirst(sql.unsafe`SELECT version FROM schema_migrations ORDER BY version`)).toEqual(versions);
-      } finally {
-        await check.end();
-      }
+      expect(await owner.pool.anyFirst(sql.unsafe`SELECT version FROM schema_migrations ORDER BY version`)).toEqual(versions);
+      // The login set its own defaults in this database (an ordinary role may, for itself).
+      expect(await owner.pool.oneFirst(sql.unsafe`
+        SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+        WHERE d.datname = current_database() AND s.setrole = (SELECT oid FROM pg_roles WHERE rolname = ${app.name})`)).toEqual([
+        `statement_timeout=${STATEMENT_TIMEOUT_MS}`,
+        'idle_in_transaction_session_timeout=60000',
+      ]);
       const created = await (await replicas[0]!.api.post('/calls', newCall())).json();
       for (const replica of replicas) expect((await replica.api.get(`/calls/${created.id}`)).status()).toBe(200);
     } finally {
       await Promise.all(replicas.map(stopReplica));
+      await owner.end();
       await fresh.drop();
     }
   });

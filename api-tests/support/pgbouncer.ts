@@ -20,7 +20,11 @@ export type PgBouncer = {
   stop: () => Promise<void>;
 };
 
-export async function startPgBouncer(upstreamUrl: string, options: { poolSize: number }): Promise<PgBouncer> {
+/** `users`: more logins the pooler accepts (auth_type plain), beside the upstream URL's. */
+export async function startPgBouncer(
+  upstreamUrl: string,
+  options: { poolSize: number; users?: { name: string; password: string }[] },
+): Promise<PgBouncer> {
   if (!PGBOUNCER) throw new Error('pgbouncer is not installed (Debian: apt-get install pgbouncer)');
   const upstream = new URL(upstreamUrl);
   const port = await freePort();
@@ -28,7 +32,8 @@ export async function startPgBouncer(upstreamUrl: string, options: { poolSize: n
   await chmod(dir, 0o755);
   const user = decodeURIComponent(upstream.username);
   const password = decodeURIComponent(upstream.password);
-  await writeFile(path.join(dir, 'userlist.txt'), `"${user}" "${password}"\n`, { mode: 0o644 });
+  const logins = [{ name: user, password }, ...(options.users ?? [])];
+  await writeFile(path.join(dir, 'userlist.txt'), logins.map((login) => `"${login.name}" "${login.password}"\n`).join(''), { mode: 0o644 });
   await writeFile(
     path.join(dir, 'pgbouncer.ini'),
     [
