@@ -168,6 +168,25 @@ test.describe('scale-out behind PgBouncer in transaction mode', { tag: ['@integr
     expect(second.next_cursor).toBeNull();
   });
 
+  test('rep insights bucket weeks on the UTC calendar, whatever the database time zone', async () => {
+    const email = `rep.${uniqueWord()}@example.com`;
+    const call = await (await a.api.post('/calls', newCall({ speakers: [{ name: 'Rep', email, role: 'ae', company_side: true }] }))).json();
+    const analysis = await a.api.post(`/calls/${call.id}/analyses`, { rep_email: email, scores: { discovery: 90 }, overall_score: 90, analyst: 'coach', rubric_version: 'v1' });
+    expect(analysis.status()).toBe(201);
+    const { id: analysisId } = await analysis.json();
+    // Monday 02:00 UTC is Sunday 21:00 in New York: the week of 2026-11-02 in UTC, of 2026-10-26 there.
+    await direct.pool.query(sql.unsafe`UPDATE analyses SET created_at = '2026-11-02T02:00:00Z' WHERE id = ${analysisId}`);
+    const repId = await direct.pool.oneFirst(sql.unsafe`SELECT id FROM reps WHERE email = ${email}`);
+    const response = await b.api.get(`/reps/${repId}/insights?from=2026-10-20T00:00:00Z&to=2026-11-09T00:00:00Z`);
+    expect(response.status()).toBe(200);
+    const insights = await response.json();
+    expect(insights.period).toEqual({ from: '2026-10-20T00:00:00+00:00', to: '2026-11-09T00:00:00+00:00' });
+    expect(insights.weekly).toEqual([{ week_start: '2026-11-02', analyses: 1, overall_average: 90 }]);
+    expect(insights.recent_wins.map((win: { created_at: string }) => win.created_at)).toEqual(['2026-11-02T02:00:00+00:00']);
+    const lastWeek = await (await a.api.get(`/reps/${repId}/insights?period=week`)).json();
+    expect([lastWeek.period.from, lastWeek.period.to]).toEqual([expect.stringMatching(UTC_OFFSET), expect.stringMatching(UTC_OFFSET)]);
+  });
+
   test('a transcript ingested on one replica is read and searched on the other', async () => {
     const call = await (await a.api.post('/calls', newCall({
       scheduled_at: '2026-11-04T09:00:00Z',
