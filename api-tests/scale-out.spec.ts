@@ -183,6 +183,7 @@ test.describe('scale-out behind PgBouncer in transaction mode', { tag: ['@integr
     expect(insights.period).toEqual({ from: '2026-10-20T00:00:00+00:00', to: '2026-11-09T00:00:00+00:00' });
     expect(insights.weekly).toEqual([{ week_start: '2026-11-02', analyses: 1, overall_average: 90 }]);
     expect(insights.recent_wins.map((win: { created_at: string }) => win.created_at)).toEqual(['2026-11-02T02:00:00+00:00']);
+    expect((await (await b.api.get(`/analyses/${analysisId}`)).json()).created_at).toBe('2026-11-02T02:00:00+00:00');
     const lastWeek = await (await a.api.get(`/reps/${repId}/insights?period=week`)).json();
     expect([lastWeek.period.from, lastWeek.period.to]).toEqual([expect.stringMatching(UTC_OFFSET), expect.stringMatching(UTC_OFFSET)]);
   });
