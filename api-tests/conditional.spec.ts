@@ -31,12 +31,18 @@ async function createCall(api: ApiClient, trackCall: (id: string) => void) {
   return { id: call.id as string, body, sarahId: call.speakers[0].id as string, sarahEmail: call.speakers[0].email as string };
 }
 
-/** The ETag a response carries, after checking it is the SHA-256 of the very bytes received. */
+/**
+ * The ETag a response carries, after checking it is the SHA-256 of the very bytes received
+ * (decoded: Playwright asks for gzip, br and deflate, and decodes), suffixed with the content
+ * coding the body came in, if any (compression.spec.ts has the raw bytes).
+ */
 async function tagOf(response: APIResponse): Promise<string> {
   expect(response.status()).toBe(200);
   const tag = response.headers()['etag'];
-  expect(tag, `${response.url()} carries an ETag`).toMatch(/^"[A-Za-z0-9_-]{43}"$/);
-  expect(tag).toBe(`"${createHash('sha256').update(await response.body()).digest('base64url')}"`);
+  expect(tag, `${response.url()} carries an ETag`).toMatch(/^"[A-Za-z0-9_-]{43}(-gzip|-br)?"$/);
+  const coding = response.headers()['content-encoding'];
+  const digest = createHash('sha256').update(await response.body()).digest('base64url');
+  expect(tag).toBe(coding ? `"${digest}-${coding}"` : `"${digest}"`);
   return tag!;
 }
 
@@ -60,6 +66,7 @@ test.describe('conditional requests', { tag: '@integration' }, () => {
       `/calls/${call.id}/metrics`,
       `/analyses/${(await analysis.json()).id}`,
       `/reps/${repId}`,
+      `/reps/${repId}/insights?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z`,
     ];
     for (const path of paths) {
       const tag = await tagOf(await api.get(path));
@@ -117,6 +124,40 @@ test.describe('conditional requests', { tag: '@integration' }, () => {
     const again = await tags();
     expect(again.transcript).not.toBe(afterIngest.transcript);
     expect({ ...again, transcript: afterIngest.transcript }).toEqual(afterIngest);
+  });
+
+  test("a rep's insights tag changes when an analysis in the window does, and not for one outside it", async ({ api, db, trackCall }) => {
+    const call = await createCall(api, trackCall);
+    const repId = await db.pool.oneFirst(sql.unsafe`SELECT id FROM reps WHERE email = ${call.sarahEmail}`);
+    // A window in the past that no other test writes into (see reps.spec.ts).
+    const path = `/reps/${repId}/insights?from=2009-07-01T00:00:00Z&to=2009-08-01T00:00:00Z`;
+    const analyse = async (at: string, discovery: number) => {
+      const created = await api.post(`/calls/${call.id}/analyses`, { rep_email: call.sarahEmail, scores: { discovery }, analyst: 'coach', rubric_version: '1' });
+      expect(created.status()).toBe(201);
+      const { id } = await created.json();
+      await db.pool.query(sql.unsafe`UPDATE analyses SET created_at = ${at}::timestamptz WHERE id = ${id}`);
+      return id as string;
+    };
+    const analysisId = await analyse('2009-07-10T12:00:00Z', 70);
+    const first = await tagOf(await api.get(path));
+    expect(await tagOf(await api.get(path))).toBe(first);
+    const notModified = await api.get(path, { headers: { 'If-None-Match': first } });
+    expect(notModified.status()).toBe(304);
+    expect(notModified.headers()['etag']).toBe(first);
+
+    // Outside the window: the insights are as they were.
+    await analyse('2009-08-01T00:00:00Z', 10);
+    expect(await tagOf(await api.get(path))).toBe(first);
+
+    // Inside it: a new representation, so a new tag, and the old one no longer gets 304.
+    await analyse('2009-07-20T12:00:00Z', 90);
+    const second = await tagOf(await api.get(path));
+    expect(second).not.toBe(first);
+    expect(await tagOf(await api.get(path, { headers: { 'If-None-Match': first } }))).toBe(second);
+
+    // A score corrected in the database is a change too, though no write went through the API.
+    await db.pool.query(sql.unsafe`UPDATE analyses SET overall_score = 71 WHERE id = ${analysisId}`);
+    expect(await tagOf(await api.get(path))).not.toBe(second);
   });
 
   test('PATCH with If-Match: a stale tag is a 412 that changes nothing; the current tag and * change the call', async ({

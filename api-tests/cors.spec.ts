@@ -1,9 +1,29 @@
+import { randomUUID } from 'node:crypto';
+import { loadSpec } from '../server/spec.js';
 import { expect, newCall, test } from './support/fixtures.js';
 import { CORS_TEST_ORIGIN } from './support/test-environment.js';
 
 const UNKNOWN_CALL = '/calls/00000000-0000-4000-8000-000000000000';
 const OTHER_ORIGIN = 'https://evil.example';
 const CORS_HEADER = /^access-control-/;
+const EXPOSED = ['ETag', 'Location', 'Retry-After', 'X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Idempotent-Replayed', 'WWW-Authenticate', 'Allow'];
+/** Declared response headers a page's script has no use for: the browser itself acts on them. */
+const FOR_THE_BROWSER = new Set(['content-encoding', 'vary', 'content-security-policy']);
+
+/** Every response header name openapi.yaml declares, on any operation or in components. */
+function declaredResponseHeaders(): Set<string> {
+  const names = new Set<string>();
+  const visit = (node: unknown, key?: string): void => {
+    if (node === null || typeof node !== 'object') return;
+    if (key === 'headers' && !Array.isArray(node)) for (const name of Object.keys(node)) names.add(name.toLowerCase());
+    for (const [child, value] of Object.entries(node)) visit(value, child);
+  };
+  const document = loadSpec().document as { paths: unknown; components: { headers?: object; responses?: unknown } };
+  visit(document.paths);
+  visit(document.components.responses);
+  for (const name of Object.keys(document.components.headers ?? {})) names.add(name.toLowerCase());
+  return names;
+}
 
 function preflight(origin: string, method = 'PATCH') {
   return {
@@ -41,9 +61,28 @@ test.describe('CORS', { tag: '@integration' }, () => {
     for (const response of [created, unauthenticated, missing]) {
       const headers = response.headers();
       expect(headers['access-control-allow-origin'], String(response.status())).toBe(CORS_TEST_ORIGIN);
-      expect(headers['access-control-expose-headers']!.split(',')).toEqual(['ETag', 'Location', 'Retry-After', 'X-Request-Id', 'RateLimit', 'RateLimit-Policy']);
+      expect(headers['access-control-expose-headers']!.split(',')).toEqual(EXPOSED);
       expect(headers.vary).toMatch(/\bOrigin\b/);
     }
+  });
+
+  test('every response header the contract declares that a script acts on is exposed, Idempotent-Replayed on a replay included', async ({ api, trackCall }) => {
+    const headers = { Origin: CORS_TEST_ORIGIN, 'Idempotency-Key': randomUUID() };
+    const body = newCall();
+    const first = await api.post('/calls', body, { headers });
+    expect(first.status()).toBe(201);
+    trackCall((await first.json()).id);
+    const replay = await api.post('/calls', body, { headers });
+    expect(replay.status()).toBe(201);
+    expect(replay.headers()['idempotent-replayed']).toBe('true');
+    const exposed = new Set(replay.headers()['access-control-expose-headers']!.split(',').map((name) => name.toLowerCase()));
+    for (const name of ['idempotent-replayed', 'location', 'ratelimit', 'ratelimit-policy', 'x-request-id']) {
+      expect(replay.headers()[name], `the replay sends ${name}`).toBeDefined();
+      expect(exposed.has(name), `${name} is exposed`).toBe(true);
+    }
+    const declared = [...declaredResponseHeaders()].filter((name) => !FOR_THE_BROWSER.has(name));
+    expect(declared).toContain('idempotent-replayed');
+    expect(declared.filter((name) => !exposed.has(name)), 'declared response headers missing from Access-Control-Expose-Headers').toEqual([]);
   });
 
   test('an unlisted origin gets no CORS headers, and its preflight is not answered', async ({ api, request }) => {

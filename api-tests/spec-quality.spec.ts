@@ -151,8 +151,6 @@ test.describe('openapi.yaml quality', () => {
   });
 
   test('conditional requests and idempotency keys are declared where they apply (ETag/If-None-Match/304, If-Match/412, Idempotency-Key/409/422)', async () => {
-    // Insights cover a window ending now: the representation differs on every request, so a tag would never match.
-    const UNTAGGED = new Set(['getRepInsights']);
     const ops = await operations();
     const problems = ops.flatMap(({ method, operation, parameters }) => {
       const where = `${method} ${operation.operationId}`;
@@ -161,7 +159,7 @@ test.describe('openapi.yaml quality', () => {
       const schema = ok?.content?.['application/json']?.schema as OpenAPIV3.SchemaObject | undefined;
       const singleResource = parameters.some((parameter) => parameter.in === 'path') && !schema?.properties?.next_cursor;
       const found: string[] = [];
-      if (method === 'GET' && singleResource && !UNTAGGED.has(operation.operationId!)) {
+      if (method === 'GET' && singleResource) {
         if (!ok?.headers?.['ETag']) found.push(`${where}: 200 does not declare ETag`);
         if (!headerParameters.includes('If-None-Match')) found.push(`${where}: no If-None-Match parameter`);
         if (!operation.responses['304']) found.push(`${where}: no 304`);

@@ -5,10 +5,13 @@
  * The tag is a SHA-256 of the representation's bytes as sent, so it changes exactly when the
  * representation does, and nothing has to remember to bump it (a version column would miss
  * changes made through other tables: talk times written by a transcript ingest, speakers).
+ * A gzip- or br-coded answer is another representation (RFC 9110 8.8.3: a strong tag shared by
+ * two codings would be a lie), so its tag carries the coding: `"<sha>-gzip"`, `"<sha>-br"`.
  */
 import { hash } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Precondition } from '../db/precondition.js';
+import { contentCoding, type ContentCoding } from './compression.js';
 import { HttpProblem } from './problem.js';
 import { routeOf } from './routes.js';
 
@@ -19,9 +22,16 @@ function text(body: Representation): string {
   return typeof body === 'string' ? body : JSON.stringify(body);
 }
 
-/** The strong entity tag of a representation (quoted, as the ETag field carries it). */
-export function entityTag(body: Representation): string {
-  return `"${hash('sha256', text(body), 'base64url')}"`;
+/** The strong entity tag of a representation in a content coding (quoted, as the ETag field carries it). */
+export function entityTag(body: Representation, coding: ContentCoding = 'identity'): string {
+  const digest = hash('sha256', text(body), 'base64url');
+  return coding === 'identity' ? `"${digest}"` : `"${digest}-${coding}"`;
+}
+
+/** The tags of a representation in each coding it may be sent in, identity first. */
+function everyCodingsTag(body: Representation): string[] {
+  const digest = hash('sha256', text(body), 'base64url');
+  return [`"${digest}"`, `"${digest}-gzip"`, `"${digest}-br"`];
 }
 
 type EntityTag = { weak: boolean; opaque: string };
@@ -66,8 +76,9 @@ export function conditionalRequests(document: Record<string, unknown>) {
     await next();
     const statuses = tagged.get(routeOf(ctx).operationId);
     if (!statuses?.has(String(ctx.status)) || ctx.body == null) return;
-    ctx.body = text(ctx.body as Representation);
-    const tag = entityTag(ctx.body as string);
+    const body = (ctx.body = text(ctx.body as Representation));
+    // The tag of what compression.ts will send: the same decision, on the same bytes.
+    const tag = entityTag(body, contentCoding(ctx, Buffer.byteLength(body)));
     ctx.set('ETag', tag);
     const ifNoneMatch = ctx.get('If-None-Match');
     if (ifNoneMatch && (ctx.method === 'GET' || ctx.method === 'HEAD') && !noneMatch(ifNoneMatch, tag)) ctx.status = 304;
@@ -77,8 +88,9 @@ export function conditionalRequests(document: Record<string, unknown>) {
 /**
  * The request's `If-Match` as a precondition for the data layer, which runs it inside the write's
  * transaction on the locked resource's current representation (as GET would send it): 412 unless
- * one of the tags matches it strongly, or the field is `*` and the resource exists. Undefined
- * when the request sent no If-Match.
+ * one of the tags matches it strongly, in any content coding (a client that read the resource
+ * gzip-coded holds the `-gzip` tag of the same state), or the field is `*` and the resource
+ * exists. Undefined when the request sent no If-Match.
  */
 export function ifMatch(ctx: Context, what: string): Precondition | undefined {
   const field = ctx.get('If-Match');
@@ -89,11 +101,11 @@ export function ifMatch(ctx: Context, what: string): Precondition | undefined {
       throw new HttpProblem(412, `The ${what} does not exist, so If-Match cannot hold; nothing was changed.`);
     }
     if (tags === '*') return;
-    const tag = entityTag(current);
-    if (!tags.some((candidate) => !candidate.weak && candidate.opaque === tag)) {
+    const currentTags = everyCodingsTag(current);
+    if (!tags.some((candidate) => !candidate.weak && currentTags.includes(candidate.opaque))) {
       throw new HttpProblem(
         412,
-        `The ${what} changed since the ETag sent in If-Match (it is now ${tag}); nothing was changed. GET it again for its current state.`,
+        `The ${what} changed since the ETag sent in If-Match (it is now ${currentTags[0]}); nothing was changed. GET it again for its current state.`,
       );
     }
   };

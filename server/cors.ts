@@ -3,8 +3,21 @@ import type { Context, Middleware } from 'koa';
 
 /** What a browser partner may send beyond the CORS-safelisted headers. */
 const ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'If-None-Match'];
-/** Response headers a browser partner's script may read (besides the safelisted ones). */
-const EXPOSED_HEADERS = ['ETag', 'Location', 'Retry-After', 'X-Request-Id', 'RateLimit', 'RateLimit-Policy'];
+/**
+ * Response headers a browser partner's script may read besides the CORS-safelisted ones: every
+ * header the server sends that a client acts on (cors.spec.ts holds this to openapi.yaml's).
+ */
+export const EXPOSED_HEADERS = [
+  'ETag',
+  'Location',
+  'Retry-After',
+  'X-Request-Id',
+  'RateLimit',
+  'RateLimit-Policy',
+  'Idempotent-Replayed',
+  'WWW-Authenticate',
+  'Allow',
+];
 const ALLOWED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 /** How long a browser may reuse a preflight's answer. */
 const PREFLIGHT_MAX_AGE_S = 600;

@@ -498,6 +498,10 @@ export interface paths {
          *     same role scored on it in the period, and only when there are at least 3 of them: with
          *     one or two, the figure would reveal a colleague's score. Without it, the dimension is
          *     listed in `skill_gaps` with `team_average`, `gap` and `severity` null (not known).
+         *
+         *     Answers with an `ETag` like every single resource (`If-None-Match` → `304`). A `period`
+         *     ends now, so its `period.to` and tag move with the clock; poll an explicit `from`/`to`
+         *     to have a tag that changes only when an analysis or transcript in the window does.
          */
         get: operations["getRepInsights"];
         put?: never;
@@ -1423,7 +1427,8 @@ export interface components {
         IfNoneMatch: string;
         /**
          * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
-         *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+         *     `W/` tag never matches; the tag of any of its codings, `-gzip`, `-br` or none, counts),
+         *     or, with `*`, only if it exists. Otherwise `412` and nothing
          *     changes. Checked inside the write's transaction, with the resource locked.
          * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
          */
@@ -1485,8 +1490,10 @@ export interface components {
          */
         "WWW-Authenticate": string;
         /**
-         * @description The strong entity tag of the resource's current representation (a hash of it): send it in
-         *     `If-None-Match` to poll cheaply, or in `If-Match` to change the resource only if unchanged.
+         * @description The strong entity tag of the resource's current representation (a hash of it, followed
+         *     by `-gzip` or `-br` when the body is so compressed): send it in `If-None-Match` (with the
+         *     same `Accept-Encoding`) to poll cheaply, or in `If-Match` to change the resource only if
+         *     unchanged.
          * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
          */
         ETag: string;
@@ -1841,7 +1848,8 @@ export interface operations {
             header?: {
                 /**
                  * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
-                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     `W/` tag never matches; the tag of any of its codings, `-gzip`, `-br` or none, counts),
+                 *     or, with `*`, only if it exists. Otherwise `412` and nothing
                  *     changes. Checked inside the write's transaction, with the resource locked.
                  * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
                  */
@@ -1883,7 +1891,8 @@ export interface operations {
             header?: {
                 /**
                  * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
-                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     `W/` tag never matches; the tag of any of its codings, `-gzip`, `-br` or none, counts),
+                 *     or, with `*`, only if it exists. Otherwise `412` and nothing
                  *     changes. Checked inside the write's transaction, with the resource locked.
                  * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
                  */
@@ -2037,7 +2046,8 @@ export interface operations {
             header?: {
                 /**
                  * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
-                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     `W/` tag never matches; the tag of any of its codings, `-gzip`, `-br` or none, counts),
+                 *     or, with `*`, only if it exists. Otherwise `412` and nothing
                  *     changes. Checked inside the write's transaction, with the resource locked.
                  * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
                  */
@@ -2147,7 +2157,8 @@ export interface operations {
             header?: {
                 /**
                  * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
-                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     `W/` tag never matches; the tag of any of its codings, `-gzip`, `-br` or none, counts),
+                 *     or, with `*`, only if it exists. Otherwise `412` and nothing
                  *     changes. Checked inside the write's transaction, with the resource locked.
                  * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
                  */
@@ -2504,7 +2515,8 @@ export interface operations {
             header?: {
                 /**
                  * @description Change the resource only if its current `ETag` is one of these (strong comparison; a
-                 *     `W/` tag never matches), or, with `*`, only if it exists. Otherwise `412` and nothing
+                 *     `W/` tag never matches; the tag of any of its codings, `-gzip`, `-br` or none, counts),
+                 *     or, with `*`, only if it exists. Otherwise `412` and nothing
                  *     changes. Checked inside the write's transaction, with the resource locked.
                  * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
                  */
@@ -2564,7 +2576,15 @@ export interface operations {
                  */
                 to?: components["schemas"]["DateTime"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s of earlier answers, separated by commas, or `*`. When one matches the current
+                 *     representation (weak comparison: `W/` is ignored), the answer is `304 Not Modified`
+                 *     with the `ETag` and no body.
+                 * @example "v9nJ6vPzNq3yl1Kp0H2m8V8cVh0cF9dXb4t5Q3wq1aE"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The rep's id.
@@ -2584,12 +2604,14 @@ export interface operations {
                     RateLimit: components["headers"]["RateLimit"];
                     "Content-Encoding": components["headers"]["Content-Encoding"];
                     Vary: components["headers"]["Vary"];
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RepInsights"];
                 };
             };
+            304: components["responses"]["NotModified"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
