@@ -71,6 +71,25 @@ test.describe('breaking-change gate', () => {
     expect(run.status).toBe(0);
   });
 
+  test('a bound or format added to a response passes (problem+json errors included); the same bound on a request fails', () => {
+    // Released without them, current with them.
+    const released = baseline();
+    const problem = released.components.schemas.Problem.properties;
+    delete problem.error_count.maximum;
+    delete problem.error_count.format;
+    delete problem.status.format;
+    const current = baseline();
+    current.components.schemas.Call.properties.title = { ...current.components.schemas.Call.properties.title, maxLength: 500 };
+    const run = gate(released, current);
+    expect(run.output).toMatch(/no client of .* breaks unannounced/);
+    expect(run.status).toBe(0);
+
+    current.components.schemas.CallCreate.properties.duration_seconds.maximum = 600;
+    const narrowedRequest = gate(released, current);
+    expect(narrowedRequest.output).toMatch(/duration_seconds/);
+    expect(narrowedRequest.status).toBe(1);
+  });
+
   test('info.version must be semver and not go down', () => {
     expect(gate(baseline(), withVersion(baseline(), 'v2')).output).toMatch(/info\.version must be semver/);
     expect(gate(withVersion(baseline(), '3.0.0'), withVersion(baseline(), '2.9.9')).output).toMatch(/lower than the released 3\.0\.0/);

@@ -5,6 +5,7 @@
  */
 import { expect, test } from '@playwright/test';
 import type { OpenAPIV3 } from 'openapi-types';
+import { loadSpec } from '../server/spec.js';
 import { contract, schemaErrors, specOperations, type SpecOperation } from './support/contract.js';
 
 async function document(): Promise<OpenAPIV3.Document> {
@@ -219,6 +220,82 @@ test.describe('openapi.yaml quality', () => {
     });
     expect(problems).toEqual([]);
     expect(checked, 'request schemas checked').toBeGreaterThan(20);
+  });
+
+  test('every integer and every array the server sends has a bound, but the arrays whose length the stored data decides', () => {
+    // Their length is what the data holds, not a limit the service enforces: Gong decides
+    // trackers, stats and (through the sync) speakers and segments; insights span any window.
+    const DATA_SIZED = new Set([
+      'Call/speakers',
+      'TranscriptIngest/unmatched_speaker_ids',
+      'TranscriptIngest/speakers',
+      'TranscriptSegment/topics',
+      'Transcript/segments',
+      'ConversationMetrics/speakers',
+      'ConversationMetrics/gong/stats',
+      'ConversationMetrics/gong/speakers',
+      'CallTrackers/trackers',
+      'CallTrackers/trackers[]/occurrences',
+      'RepInsights/dimensions',
+      'RepInsights/weekly',
+      'RepInsights/skill_gaps',
+    ]);
+    const doc = loadSpec().document as Record<string, any>;
+    const problems: string[] = [];
+    const exempted: string[] = [];
+    let integers = 0;
+    const visit = (schema: any, where: string): void => {
+      if (!schema || typeof schema !== 'object' || schema.$ref) return;
+      if (schema.type === 'integer') {
+        integers += 1;
+        const missing = ['minimum', 'maximum', 'format'].filter((key) => schema[key] === undefined);
+        if (missing.length) problems.push(`${where}: integer without ${missing.join(', ')}`);
+      }
+      if (schema.type === 'array' && schema.maxItems === undefined) {
+        if (DATA_SIZED.has(where)) exempted.push(where);
+        else problems.push(`${where}: array without maxItems`);
+      }
+      for (const [name, property] of Object.entries(schema.properties ?? {})) visit(property, `${where}/${name}`);
+      if (schema.items) visit(schema.items, `${where}[]`);
+      if (typeof schema.additionalProperties === 'object') visit(schema.additionalProperties, `${where}/*`);
+      for (const key of ['allOf', 'oneOf', 'anyOf']) for (const [i, part] of (schema[key] ?? []).entries()) visit(part, `${where}/${key}/${i}`);
+    };
+    const visitResponse = (response: any, where: string): void => {
+      for (const [type, media] of Object.entries<any>(response?.content ?? {})) visit(media.schema, `${where} ${type}`);
+      for (const [name, header] of Object.entries<any>(response?.headers ?? {})) visit(header.schema, `${where} header ${name}`);
+    };
+    for (const [name, schema] of Object.entries(doc.components.schemas)) visit(schema, name);
+    for (const [name, header] of Object.entries<any>(doc.components.headers)) visit(header.schema, `header ${name}`);
+    for (const [name, response] of Object.entries(doc.components.responses)) visitResponse(response, `response ${name}`);
+    for (const [path, item] of Object.entries<any>(doc.paths)) {
+      for (const [method, operation] of Object.entries<any>(item)) {
+        for (const [status, response] of Object.entries(operation?.responses ?? {})) visitResponse(response, `${method.toUpperCase()} ${path} ${status}`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(exempted.sort(), 'every exemption still names an unbounded array').toEqual([...DATA_SIZED].sort());
+    expect(integers).toBeGreaterThan(30);
+  });
+
+  test('403 is declared exactly where it can happen: on the operations that state x-roles (the only stage that answers 403), each behind a bearer token', async () => {
+    const doc = loadSpec().document as { paths: Record<string, Record<string, { 'x-roles'?: string[]; responses?: object; security?: object[] }>> };
+    const problems: string[] = [];
+    let restricted = 0;
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        if (!operation?.responses) continue;
+        const where = `${method.toUpperCase()} ${path}`;
+        const roles = operation['x-roles'];
+        if (roles) restricted += 1;
+        if (roles && !('403' in operation.responses)) problems.push(`${where}: states x-roles but does not declare 403`);
+        if (!roles && '403' in operation.responses) problems.push(`${where}: declares 403, but no x-roles, so nothing answers it`);
+        if (roles && !(operation.security ?? [{ bearerAuth: [] }]).every((requirement) => 'bearerAuth' in requirement)) {
+          problems.push(`${where}: x-roles without a bearer token, which is where a role comes from`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(restricted).toBeGreaterThan(5);
   });
 
   test('every bearer-protected write declares 403 (rep and manager only read); no operation without a bearer token does', async () => {

@@ -3,8 +3,9 @@
  * (openapi/released.yaml) and fails when a client of the released contract would break (an
  * operation, field, enum value or status removed, a request field made required, a type or
  * bound narrowed, ...) unless info.version's major number went up. Classification is
- * api-smart-diff's (pure JavaScript, runs offline), plus one rule of ours: a type changed in a
- * response is breaking (the library calls it non-breaking; a client parsing the old type breaks).
+ * api-smart-diff's (pure JavaScript, runs offline), plus two rules of ours: a type changed in a
+ * response is breaking (the library calls it non-breaking; a client parsing the old type breaks),
+ * and a bound or format added to a response is not (the library calls some of them breaking).
  *
  *   npm run contract:gate                    -> openapi.yaml against openapi/released.yaml
  *   npm run contract:release                 -> openapi.yaml becomes the released contract
@@ -37,8 +38,21 @@ function compareVersions(a: Version, b: Version): number {
   return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 }
 
-/** Breaking for a client: the library's verdict, plus a type replaced anywhere in a response. */
+/**
+ * Bounds and formats that narrow a value: added to a response, they promise less variety than the
+ * released contract allowed, which breaks no client. api-smart-diff calls such additions breaking
+ * in responses reached through `components/responses` (every problem+json error), non-breaking
+ * elsewhere.
+ */
+const NARROWING = new Set(['maximum', 'minimum', 'exclusiveMaximum', 'exclusiveMinimum', 'maxItems', 'maxLength', 'maxProperties', 'format']);
+
+function narrowsAResponse(diff: Diff): boolean {
+  return diff.action === 'add' && diff.path[0] === 'paths' && diff.path[3] === 'responses' && NARROWING.has(String(diff.path.at(-1)));
+}
+
+/** Breaking for a client: the library's verdict (but for a response narrowed), plus a type replaced anywhere in a response. */
 function isBreaking(diff: Diff): boolean {
+  if (narrowsAResponse(diff)) return false;
   if (diff.type === 'breaking') return true;
   return diff.action === 'replace' && diff.path.at(-1) === 'type' && diff.path.includes('responses');
 }

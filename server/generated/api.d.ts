@@ -642,16 +642,32 @@ export interface components {
         };
         /** @description The connection pool right now. */
         PoolState: {
-            /** @description Configured maximum connections. */
+            /**
+             * Format: int32
+             * @description Configured maximum connections.
+             */
             max: number;
-            /** @description Connections holding a slot: open, being opened or being destroyed. */
+            /**
+             * Format: int32
+             * @description Connections holding a slot: open, being opened or being destroyed.
+             */
             total: number;
+            /** Format: int32 */
             idle: number;
-            /** @description Connections handed out to queries. */
+            /**
+             * Format: int32
+             * @description Connections handed out to queries.
+             */
             active: number;
-            /** @description Connections being closed after their backend died; each frees its slot within seconds. */
+            /**
+             * Format: int32
+             * @description Connections being closed after their backend died; each frees its slot within seconds.
+             */
             pending_destroy: number;
-            /** @description Requests queued for a connection. */
+            /**
+             * Format: int32
+             * @description Requests queued for a connection.
+             */
             waiting: number;
         };
         Readiness: {
@@ -711,6 +727,7 @@ export interface components {
             title: string;
             /** Format: date-time */
             scheduled_at: string;
+            /** Format: int32 */
             duration_seconds: number | null;
             call_type: components["schemas"]["CallType"];
             product: string | null;
@@ -810,8 +827,12 @@ export interface components {
         TranscriptIngest: {
             /** Format: uuid */
             call_id: string;
+            /** Format: int32 */
             segment_count: number;
-            /** @description From the first sentence's start to the last one's end. */
+            /**
+             * Format: int64
+             * @description From the first sentence's start to the last one's end.
+             */
             duration_ms: number;
             /** @description Gong speaker ids no speaker of the call carries; their sentences have no speaker. */
             unmatched_speaker_ids: string[];
@@ -827,12 +848,15 @@ export interface components {
         TranscriptSegment: {
             /** Format: uuid */
             id: string;
+            /** Format: int32 */
             sequence_number: number;
             /** Format: uuid */
             speaker_id: string | null;
             speaker_name: string | null;
             gong_speaker_id: string | null;
+            /** Format: int64 */
             start_time_ms: number;
+            /** Format: int64 */
             end_time_ms: number | null;
             text: string;
             topics: string[];
@@ -842,6 +866,7 @@ export interface components {
         Transcript: {
             /** Format: uuid */
             call_id: string;
+            /** Format: int32 */
             segment_count: number;
             segments: components["schemas"]["TranscriptSegment"][];
         };
@@ -854,10 +879,12 @@ export interface components {
                 call_title: string;
                 /** Format: date-time */
                 scheduled_at: string;
+                /** Format: int32 */
                 sequence_number: number;
                 /** Format: uuid */
                 speaker_id: string | null;
                 speaker_name: string | null;
+                /** Format: int64 */
                 start_time_ms: number;
                 text: string;
                 /** @description The text around the match, HTML-escaped, with matches wrapped in <mark>…</mark>: safe to render as HTML. */
@@ -900,9 +927,15 @@ export interface components {
                 interactivity: number | null;
                 /** @description Gong's 'Patience'. */
                 patience_seconds: number | null;
-                /** @description Questions asked by company speakers. */
+                /**
+                 * Format: int32
+                 * @description Questions asked by company speakers.
+                 */
                 questions_company: number | null;
-                /** @description Questions asked by everyone else. */
+                /**
+                 * Format: int32
+                 * @description Questions asked by everyone else.
+                 */
                 questions_non_company: number | null;
                 /** @description Gong's interactionStats list as given. */
                 stats: {
@@ -927,10 +960,16 @@ export interface components {
                 name: string;
                 /** @enum {string|null} */
                 type: "KEYWORD" | "SMART" | null;
-                /** @description How often the tracker came up on the call. */
+                /**
+                 * Format: int32
+                 * @description How often the tracker came up on the call.
+                 */
                 count: number;
                 occurrences: {
-                    /** @description Milliseconds from call start. */
+                    /**
+                     * Format: int64
+                     * @description Milliseconds from call start.
+                     */
                     start_time_ms: number;
                     /**
                      * Format: uuid
@@ -975,24 +1014,51 @@ export interface components {
                 to: string;
             };
             counts: {
-                /** @description Pages of Gong calls finished (checkpointed). */
+                /**
+                 * Format: int32
+                 * @description Pages of Gong calls finished (checkpointed).
+                 */
                 pages: number;
+                /** Format: int32 */
                 calls_seen: number;
+                /** Format: int32 */
                 created: number;
-                /** @description Stored calls whose Gong data or transcript changed. */
+                /**
+                 * Format: int32
+                 * @description Stored calls whose Gong data or transcript changed.
+                 */
                 updated: number;
-                /** @description Stored calls nothing was written for. */
+                /**
+                 * Format: int32
+                 * @description Stored calls nothing was written for.
+                 */
                 unchanged: number;
-                /** @description Private calls, never imported. */
+                /**
+                 * Format: int32
+                 * @description Private calls, never imported.
+                 */
                 private_skipped: number;
-                /** @description Stored calls deleted because Gong now marks them private. */
+                /**
+                 * Format: int32
+                 * @description Stored calls deleted because Gong now marks them private.
+                 */
                 private_removed: number;
+                /** Format: int32 */
                 transcripts_ingested: number;
-                /** @description Requests sent to Gong, retries included. */
+                /**
+                 * Format: int32
+                 * @description Requests sent to Gong, retries included.
+                 */
                 requests: number;
-                /** @description 429 answers received. */
+                /**
+                 * Format: int32
+                 * @description 429 answers received.
+                 */
                 rate_limited: number;
-                /** @description Requests sent again (after a 429, a 5xx or a network error). */
+                /**
+                 * Format: int32
+                 * @description Requests sent again (after a 429, a 5xx or a network error).
+                 */
                 retries: number;
             };
             /** @description Why the run failed, or why a queued run waits until `resume_after`. */
@@ -1121,7 +1187,9 @@ export interface components {
                 /** Format: date-time */
                 to: string;
             };
+            /** Format: int64 */
             analyses_count: number;
+            /** Format: int64 */
             calls_analysed: number;
             overall_average: number | null;
             dimensions: {
@@ -1135,6 +1203,7 @@ export interface components {
             weekly: {
                 /** Format: date */
                 week_start: string;
+                /** Format: int64 */
                 analyses: number;
                 overall_average: number | null;
             }[];
@@ -1166,6 +1235,7 @@ export interface components {
                 created_at: string;
             }[];
             conversation_metrics: {
+                /** Format: int64 */
                 calls_with_transcript: number;
                 talk_ratio: number | null;
                 longest_monologue_seconds: number | null;
@@ -1219,13 +1289,17 @@ export interface components {
             /** @description A URI naming the kind of problem. */
             type: string;
             title: string;
+            /** Format: int32 */
             status: number;
             /** @description What went wrong and what to do about it. */
             detail: string;
             /** @description The request path. */
             instance?: string;
             request_id?: string;
-            /** @description For validation failures, how many faults were found; `errors` lists the first 20. */
+            /**
+             * Format: int32
+             * @description For validation failures, how many faults were found; `errors` lists the first 20.
+             */
             error_count?: number;
             /** @description For validation failures, one entry per fault, the first 20 of them. */
             errors?: {
@@ -1455,7 +1529,7 @@ export interface components {
          */
         Location: string;
         /**
-         * @description Seconds to wait before trying again.
+         * @description Seconds to wait before trying again (at most a rate-limit window, 86400 s).
          * @example 1
          */
         "Retry-After": number;
