@@ -8,7 +8,7 @@
  *   npm run bench -- --profile                      # also V8 CPU profiles of every server (.data/bench/profiles/)
  *
  * It seeds (scripts/bench-seed.ts), builds and starts the service (`MALLOC_ARENA_MAX=2 node
- * --max-semi-space-size=4 dist/server.js` as `npm start` does; other V8 flags with --node-args='…',
+ * --max-semi-space-size=16 dist/server.js` as `npm start` does; other V8 flags with --node-args='…',
  * another arena count with MALLOC_ARENA_MAX=N in the bench's environment; `--from-source` runs the
  * TypeScript through tsx instead; NODE_ENV=production, LOG_LEVEL=warn, a random JWT_SECRET, pool
  * of 10) and two floors (scripts/bench-bare-server.ts: node:http + pg, and node:http + the
@@ -41,7 +41,7 @@ import { transcriptLimits, transcriptLimitScenario } from './bench-transcript-li
 import { freePort } from './free-port.js';
 
 /** Keep in step with package.json's `start`: the bench measures the service as it is started. */
-const SERVICE_NODE_ARGS = '--max-semi-space-size=4';
+const SERVICE_NODE_ARGS = '--max-semi-space-size=16';
 const SERVICE_MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({

@@ -31,7 +31,8 @@ const NO_TRANSFORM = /(?:^|,)\s*no-transform\s*(?:,|$)/i;
  * between equal weights the client's first); absent, or nothing acceptable, means identity.
  */
 export function contentCoding(ctx: Context, size: number | undefined): ContentCoding {
-  if (ctx.method === 'HEAD' || (size !== undefined && size <= COMPRESSION_THRESHOLD_BYTES)) return 'identity';
+  // No Accept-Encoding: identity, as negotiation below would say, without its parsing.
+  if (!ctx.headers['accept-encoding'] || ctx.method === 'HEAD' || (size !== undefined && size <= COMPRESSION_THRESHOLD_BYTES)) return 'identity';
   if (!compressible(ctx.response.type) || NO_TRANSFORM.test(ctx.response.get('Cache-Control'))) return 'identity';
   const coding = ctx.acceptsEncodings('gzip', 'br', 'identity');
   return coding === 'gzip' || coding === 'br' ? coding : 'identity';

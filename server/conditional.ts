@@ -51,14 +51,14 @@ function noneMatch(field: string, tag: string): boolean {
 }
 
 /** Operation id → the statuses whose declared response carries an `ETag` header. */
-function taggedResponses(document: Record<string, unknown>): Map<string, Set<string>> {
-  const tagged = new Map<string, Set<string>>();
+function taggedResponses(document: Record<string, unknown>): Map<string, Set<number>> {
+  const tagged = new Map<string, Set<number>>();
   for (const item of Object.values((document.paths ?? {}) as Record<string, Record<string, unknown>>)) {
     for (const operation of Object.values(item) as { operationId?: string; responses?: Record<string, { headers?: object }> }[]) {
       if (!operation?.operationId || !operation.responses) continue;
       const statuses = Object.entries(operation.responses)
         .filter(([, response]) => response.headers && 'ETag' in response.headers)
-        .map(([status]) => status);
+        .map(([status]) => Number(status));
       if (statuses.length) tagged.set(operation.operationId, new Set(statuses));
     }
   }
@@ -75,11 +75,14 @@ export function conditionalRequests(document: Record<string, unknown>) {
   return async (ctx: Context, next: Next): Promise<void> => {
     await next();
     const statuses = tagged.get(routeOf(ctx).operationId);
-    if (!statuses?.has(String(ctx.status)) || ctx.body == null) return;
-    const body = (ctx.body = text(ctx.body as Representation));
+    if (!statuses?.has(ctx.status) || ctx.body == null) return;
+    // Only an object is serialised here; a string (most handlers send PostgreSQL's JSON text) is
+    // left as it is, sparing Koa's body setter (status, type and length) a second run.
+    if (typeof ctx.body !== 'string') ctx.body = text(ctx.body as Representation);
+    const body = ctx.body as string;
     // The tag of what compression.ts will send: the same decision, on the same bytes.
     const tag = entityTag(body, contentCoding(ctx, Buffer.byteLength(body)));
-    ctx.set('ETag', tag);
+    ctx.res.setHeader('ETag', tag); // not ctx.set: see requestId (middleware.ts)
     const ifNoneMatch = ctx.get('If-None-Match');
     if (ifNoneMatch && (ctx.method === 'GET' || ctx.method === 'HEAD') && !noneMatch(ifNoneMatch, tag)) ctx.status = 304;
   };

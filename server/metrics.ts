@@ -36,6 +36,21 @@ export function createMetrics(db: Database, instanceId: string): Metrics {
     registers: [registry],
   });
 
+  // The labelled series of each (operation, method, status), looked up once: prom-client hashes
+  // a label object on every inc/observe otherwise.
+  type Series = { count: { inc: () => void }; time: { observe: (seconds: number) => void } };
+  const series = new Map<string, Series>();
+  const seriesOf = (operationId: string, method: string, status: number): Series => {
+    const key = `${operationId} ${method} ${status}`;
+    let found = series.get(key);
+    if (!found) {
+      const labels = { operation_id: operationId, method, status: String(status) };
+      found = { count: requests.labels(labels), time: duration.labels(labels) };
+      series.set(key, found);
+    }
+    return found;
+  };
+
   const middleware = async (ctx: Context, next: Next): Promise<void> => {
     const started = performance.now();
     try {
@@ -43,9 +58,9 @@ export function createMetrics(db: Database, instanceId: string): Metrics {
     } finally {
       // Set by matchRoutes (routes.ts); a request answered before it (docs assets) or matching no operation has none.
       const operationId = (ctx.state.route as Route | undefined)?.operationId;
-      const labels = { operation_id: operationId ?? NO_OPERATION, method: ctx.method, status: String(ctx.status) };
-      requests.inc(labels);
-      duration.observe(labels, (performance.now() - started) / 1000);
+      const { count, time } = seriesOf(operationId ?? NO_OPERATION, ctx.method, ctx.status);
+      count.inc();
+      time.observe((performance.now() - started) / 1000);
     }
   };
   return { registry, middleware };

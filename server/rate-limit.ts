@@ -125,8 +125,8 @@ export function rateLimit(db: Database, limits: Config['rateLimit'], logger: Log
     if (UNCOUNTED.has(ctx.path)) return next();
     const key = clientKey(ctx);
     const { remaining, resetSeconds, over } = await spend(key);
-    ctx.set('RateLimit-Policy', policy);
-    ctx.set('RateLimit', `"default";r=${remaining};t=${resetSeconds}`);
+    ctx.res.setHeader('RateLimit-Policy', policy); // not ctx.set: see requestId (middleware.ts)
+    ctx.res.setHeader('RateLimit', `"default";r=${remaining};t=${resetSeconds}`);
     if (over) {
       const who = key.startsWith('sub:') ? `token subject "${key.slice(4)}"` : `client address ${key.slice(3)} (no valid token)`;
       throw new HttpProblem(429, `More than ${quota} requests in ${windowSeconds} s from ${who}; retry after ${resetSeconds} s.`, {

@@ -69,30 +69,54 @@ function compileRoute(
   };
 }
 
+/** The first segment of a request path (`/calls/x/y` → `calls`), the key of its router. */
+function firstSegment(path: string): string {
+  const end = path.indexOf('/', 1);
+  return end === -1 ? path.slice(1) : path.slice(1, end);
+}
+
 /**
- * 2. match: one @koa/router route per operation. The most specific template wins (the fewest
- * parameters, as OpenAPI says); a path no operation has is a 404, a method the path lacks a 405
- * with `Allow`. (@koa/router answers HEAD with a GET route; the contract declares no HEAD: 405.)
+ * 2. match: @koa/router routes, one layer per path template of the contract, one router per first
+ * path segment (a request tests only its own segment's templates: @koa/router tries every layer
+ * of a router in turn). The most specific template wins (the fewest parameters, as OpenAPI says);
+ * a path no operation has is a 404, a method the path lacks a 405 with `Allow`. (@koa/router
+ * answers HEAD with a GET route; the contract declares no HEAD: 405.)
  */
 export function matchRoutes(routes: Route[]): Middleware {
-  const router = new Router({ exclusive: 'specificity', sensitive: true });
+  const templates = new Map<string, Map<string, Map<string, Route>>>(); // segment → template → method → route
   for (const route of routes) {
-    router.register(koaPath(route.operation.path), [route.operation.method], (ctx, next) => {
-      if (ctx.method === route.operation.method) ctx.state.route = route;
-      return next();
-    });
+    const { path, method } = route.operation;
+    const segment = firstSegment(path);
+    if (!templates.has(segment)) templates.set(segment, new Map());
+    const methods = templates.get(segment)!;
+    if (!methods.has(path)) methods.set(path, new Map());
+    methods.get(path)!.set(method, route);
   }
-  const dispatch = router.routes();
-  return (ctx, next) =>
-    dispatch(ctx as never, () => {
-      if (ctx.state.route) return next();
-      const matched = (ctx as { matched?: { methods: string[] }[] }).matched ?? [];
-      const allowed = [...new Set(matched.flatMap((layer) => layer.methods))].filter((method) => method !== 'HEAD');
-      if (allowed.length === 0) throw new HttpProblem(404, `No resource at ${ctx.method} ${ctx.path}; see /docs for what exists.`);
-      throw new HttpProblem(405, `${ctx.method} is not supported on ${ctx.path}; it allows ${allowed.join(', ')}. See /docs.`, {
-        headers: { Allow: allowed.join(', ') },
+  const routers = new Map<string, Middleware>();
+  for (const [segment, paths] of templates) {
+    const router = new Router({ exclusive: 'specificity', sensitive: true });
+    for (const [path, byMethod] of paths) {
+      router.register(koaPath(path), [...byMethod.keys()], (ctx, next) => {
+        const route = byMethod.get(ctx.method);
+        if (route) ctx.state.route = route;
+        return next();
       });
+    }
+    routers.set(segment, router.routes() as unknown as Middleware);
+  }
+  const unmatched = (ctx: Context) => {
+    const matched = (ctx as { matched?: { methods: string[] }[] }).matched ?? [];
+    const allowed = [...new Set(matched.flatMap((layer) => layer.methods))].filter((method) => method !== 'HEAD');
+    if (allowed.length === 0) throw new HttpProblem(404, `No resource at ${ctx.method} ${ctx.path}; see /docs for what exists.`);
+    throw new HttpProblem(405, `${ctx.method} is not supported on ${ctx.path}; it allows ${allowed.join(', ')}. See /docs.`, {
+      headers: { Allow: allowed.join(', ') },
     });
+  };
+  return (ctx, next) => {
+    const dispatch = routers.get(firstSegment(ctx.path));
+    if (!dispatch) return unmatched(ctx);
+    return dispatch(ctx, () => (ctx.state.route ? next() : unmatched(ctx)));
+  };
 }
 
 /** 7. handler: the operation's own, given the request as validated. */
