@@ -3,7 +3,8 @@
  * a real PostgreSQL raises through the service's own kind of pool. These are the cases no request
  * should reach any more (the contract refuses bad values first) or that need a second session to
  * time them exactly; the reliability suite provokes the rest through HTTP (crashes, a full disk,
- * a deadlock).
+ * a deadlock). Class 08 (connection exceptions) is what a transaction pooler sends when it drops a
+ * client: it goes through the service and a real PgBouncer.
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -11,9 +12,12 @@ import { sql } from 'slonik';
 import { createDatabase, type Database } from '../db/pool.js';
 import { freePort } from '../scripts/free-port.js';
 import { toProblem } from '../server/problem.js';
-import { expect, test } from './support/fixtures.js';
+import { ApiClient, expect, newCall, test } from './support/fixtures.js';
+import { startOwnServer } from './support/own-server.js';
+import { pgbouncerVersion, startPgBouncer } from './support/pgbouncer.js';
 import { scratchDatabase } from './support/scratch-database.js';
 import { testEnvironment } from './support/test-environment.js';
+import { signToken } from './support/tokens.js';
 
 async function poolOn(url: string, options: { connectTimeoutMs?: number } = {}): Promise<Database> {
   return createDatabase({ url, maxConnections: 2, acquireTimeoutMs: 5_000, statementTimeoutMs: 10_000, connectTimeoutMs: options.connectTimeoutMs ?? 5_000 });
@@ -141,6 +145,59 @@ test.describe('database faults', { tag: '@integration' }, () => {
       }
     } finally {
       await db.pool.query(sql.unsafe`DROP ROLE IF EXISTS ${sql.identifier([role])}`);
+    }
+  });
+
+  test('behind PgBouncer, a client connection the pooler drops (08P01, class 08) is a 503 with Retry-After, and the next request is served', async ({ db, playwright }) => {
+    test.skip(!pgbouncerVersion() && !process.env.CI, 'pgbouncer is not installed (apt-get install pgbouncer)');
+    const scratch = await scratchDatabase(db);
+    // One server connection; a client waits at most 1 s for it, then PgBouncer drops the client
+    // with FATAL 08P01 "query_wait_timeout" (well before the service's own deadline, 7.25 s).
+    const pooler = await startPgBouncer(scratch.url, { poolSize: 1, settings: { query_wait_timeout: '1' } });
+    const holder = new pg.Client({ connectionString: pooler.urlFor(scratch.url), application_name: 'class-08-holder' });
+    holder.on('error', () => {}); // its own failure, if any, shows in the queries below
+    const server = await startOwnServer({
+      database: { url: pooler.urlFor(scratch.url) },
+      env: { MIGRATION_DATABASE_URL: scratch.url, DB_POOL_MAX: '2' },
+    }).catch(async (error: unknown) => {
+      await pooler.stop();
+      await scratch.drop();
+      throw error;
+    });
+    const context = await playwright.request.newContext({
+      baseURL: server.baseURL,
+      extraHTTPHeaders: { Accept: 'application/json, application/problem+json' },
+    });
+    try {
+      const api = new ApiClient(context, signToken());
+      const created = await api.post('/calls', newCall());
+      expect(created.status()).toBe(201);
+      const call = await created.json();
+
+      // A transaction keeps the pooler's only server connection to itself (transaction mode).
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1');
+      const refused = await api.get(`/calls/${call.id}`);
+      expect(refused.status()).toBe(503);
+      expect(Number(refused.headers()['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect((await refused.json()).detail).toMatch(/connection to the database was lost; retry shortly/);
+      // The service's log says why: the pooler's class 08 error, not a timeout of its own.
+      expect(server.output()).toMatch(/08P01|query_wait_timeout/);
+
+      await holder.query('ROLLBACK');
+      // The dropped connection is replaced: the service serves again, without a restart.
+      for (let i = 0; i < 3; i++) {
+        const served = await api.get(`/calls/${call.id}`);
+        expect(served.status(), `request ${i + 1} after the pooler freed its connection`).toBe(200);
+        expect((await served.json()).id).toBe(call.id);
+      }
+    } finally {
+      await holder.end().catch(() => {});
+      await context.dispose();
+      await server.stop();
+      await pooler.stop();
+      await scratch.drop();
     }
   });
 });

@@ -9,6 +9,14 @@ import { signToken } from './support/tokens.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
+// What the page scripts below leave on the browser's window.
+declare global {
+  interface Window {
+    cspViolations: string[];
+    inlineScriptRan?: boolean;
+  }
+}
+
 test.use({
   browserName: 'chromium',
   launchOptions: {
@@ -46,10 +54,10 @@ test.describe('Swagger UI in a browser', { tag: '@integration' }, () => {
     });
     await page.addInitScript(() => {
       const seen: string[] = [];
-      (window as unknown as { cspViolations: string[] }).cspViolations = seen;
+      window.cspViolations = seen;
       document.addEventListener('securitypolicyviolation', (event) => seen.push(`${event.violatedDirective} ${event.blockedURI} ${event.sample}`));
     });
-    const violations = () => page.evaluate(() => [...(window as unknown as { cspViolations: string[] }).cspViolations]);
+    const violations = () => page.evaluate(() => [...window.cspViolations]);
 
     const docs = await page.goto('/docs');
     expect(docs?.headers()['content-security-policy'], 'the page carries a CSP').toContain("script-src 'self'");
@@ -79,7 +87,7 @@ test.describe('Swagger UI in a browser', { tag: '@integration' }, () => {
       const script = document.createElement('script');
       script.textContent = 'window.inlineScriptRan = true';
       document.body.append(script);
-      return Boolean((window as unknown as { inlineScriptRan?: boolean }).inlineScriptRan);
+      return Boolean(window.inlineScriptRan);
     });
     expect(ran, 'an inline script runs under the CSP').toBe(false);
     await expect.poll(violations, { message: 'the injected inline script is reported' }).toEqual([expect.stringMatching(/^script-src/)]);

@@ -7,7 +7,8 @@ import { scratchDatabase } from './support/scratch-database.js';
 import { expect, sql, test, validating } from './support/fixtures.js';
 import { createDatabase, type Database } from '../db/pool.js';
 import { signToken } from './support/tokens.js';
-import { loadSpec } from '../server/spec.js';
+import type { OpenAPIV3 } from 'openapi-types';
+import { contract, specOperations } from './support/contract.js';
 
 const QUOTA = 5;
 const WINDOW_S = 60;
@@ -116,19 +117,15 @@ test.describe('rate limits', { tag: '@integration' }, () => {
   });
 });
 
-test('the contract declares the rate limit fields and 429 on every operation but the probes and the metrics scrape', () => {
-  const document = loadSpec().document as { paths: Record<string, Record<string, { responses?: Record<string, { $ref?: string; headers?: object }> }>>; components: { responses: Record<string, { headers?: object }> } };
+test('the contract declares the rate limit fields and 429 on every operation but the probes and the metrics scrape', async () => {
   const missing: string[] = [];
-  for (const [path, item] of Object.entries(document.paths)) {
+  for (const { method, path, operation } of specOperations((await contract()).definition as OpenAPIV3.Document)) {
     if (path === '/health' || path === '/ready' || path === '/metrics') continue;
-    for (const [method, operation] of Object.entries(item)) {
-      if (!operation?.responses) continue;
-      if (!operation.responses['429']) missing.push(`${method} ${path}: no 429`);
-      for (const [status, response] of Object.entries(operation.responses)) {
-        const headers = response.$ref ? document.components.responses[response.$ref.split('/').pop()!]!.headers : response.headers;
-        // A 503 may come before the count could be read.
-        if (status !== '503' && !(headers && 'RateLimit' in headers && 'RateLimit-Policy' in headers)) missing.push(`${method} ${path} ${status}`);
-      }
+    if (!operation.responses['429']) missing.push(`${method} ${path}: no 429`);
+    for (const [status, response] of Object.entries(operation.responses)) {
+      const headers = (response as OpenAPIV3.ResponseObject).headers;
+      // A 503 may come before the count could be read.
+      if (status !== '503' && !(headers && 'RateLimit' in headers && 'RateLimit-Policy' in headers)) missing.push(`${method} ${path} ${status}`);
     }
   }
   expect(missing).toEqual([]);

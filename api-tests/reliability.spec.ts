@@ -115,7 +115,15 @@ async function ownCluster(prefix: string) {
     /** kill -9 of the postmaster and all its processes at once, as a container kill does. */
     killAll() {
       const { postmaster, children } = this.processes();
-      for (const pid of [postmaster, ...children]) process.kill(pid, 'SIGKILL');
+      process.kill(postmaster, 'SIGKILL');
+      for (const pid of children) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch (error) {
+          // A child that ended since it was listed (a backend whose client left) is gone already.
+          if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+        }
+      }
       database = undefined; // nothing left to stop
       return children.length;
     },
@@ -198,6 +206,7 @@ async function poolMetrics(api: ApiClient): Promise<Record<string, number | unde
   const gauge = (state: string) => metricValue(text, 'call_coach_db_pool_connections', `{state="${state}"}`);
   return {
     total: gauge('total'),
+    idle: gauge('idle'),
     active: gauge('active'),
     pending_destroy: gauge('pending_destroy'),
     waiting: metricValue(text, 'call_coach_db_pool_waiting_requests'),
@@ -219,6 +228,41 @@ async function expectWholePool(api: ApiClient, url: string, max: number, callId:
   } finally {
     await lock.release().catch(() => {});
   }
+}
+
+/** The service's sessions on `url`'s database as PostgreSQL sees them: state, open transaction, advisory locks. */
+async function serviceSessions(url: string) {
+  return withClient(url, async (client) => {
+    const { rows } = await client.query<{ pid: number; state: string | null; in_transaction: boolean; advisory_locks: number }>(`
+      SELECT a.pid, a.state, a.xact_start IS NOT NULL AS in_transaction,
+             (SELECT count(*)::int FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory') AS advisory_locks
+      FROM pg_stat_activity a
+      WHERE a.application_name = 'call-coach-api' AND a.datname = current_database()`);
+    return rows;
+  });
+}
+
+/**
+ * After `what` failed mid-transaction: the pool has every connection back (idle = total, none
+ * lent out, nobody waiting, per /metrics), no session of the service is left in a transaction
+ * (`idle in transaction`, aborted or not) or holding an advisory lock, and every connection of
+ * the pool serves a request again.
+ */
+async function expectHandedBack(api: ApiClient, url: string, max: number, callId: string, what: string): Promise<void> {
+  let pool: Record<string, number | undefined> = {};
+  await until(`${what}: the pool's connections all idle again (last seen ${JSON.stringify(pool)})`, async () => {
+    pool = await poolMetrics(api);
+    return pool.total! > 0 && pool.idle === pool.total && pool.active === 0 && pool.waiting === 0 && pool.pending_destroy === 0;
+  }, 10_000);
+  let sessions: Awaited<ReturnType<typeof serviceSessions>> = [];
+  const clean = () => sessions.length > 0 && sessions.every((s) => s.state === 'idle' && !s.in_transaction && s.advisory_locks === 0);
+  // Polled: a rate-limit flush may be running for a moment; a session left in a transaction never gets clean.
+  await until(`${what}: no session left in a transaction`, async () => clean() || ((sessions = await serviceSessions(url)), clean()), 10_000).catch(
+    (error: Error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(sessions)}`);
+    },
+  );
+  await expectWholePool(api, url, max, callId);
 }
 
 test.describe('reliability', { tag: ['@integration', '@slow'] }, () => {
@@ -267,6 +311,79 @@ test.describe('reliability', { tag: ['@integration', '@slow'] }, () => {
       expect(server.output()).not.toContain('"level":60'); // nothing fatal
     } finally {
       await lock?.release().catch(() => {});
+      await context.dispose();
+      await server.stop();
+      await scratch.drop();
+    }
+  });
+
+  test('a request that fails mid-transaction hands its connection back clean: constraint, precondition, statement timeout, client abort', async ({ db }) => {
+    const scratch = await scratchDatabase(db);
+    const POOL_SIZE = 2;
+    const server = await startOwnServer({
+      database: { url: scratch.url },
+      env: { DB_POOL_MAX: String(POOL_SIZE), DB_STATEMENT_TIMEOUT_MS: '3000' },
+    });
+    const { api, context } = await clientFor(server);
+    /** A session of the test's own holding the call's row lock until released. */
+    const lockRow = async (callId: string) => {
+      const client = new pg.Client({ connectionString: scratch.url, application_name: 'handback-lock' });
+      await client.connect();
+      await client.query('BEGIN');
+      await client.query('SELECT id FROM calls WHERE id = $1 FOR UPDATE', [callId]);
+      return { release: async () => (await client.query('ROLLBACK'), await client.end()) };
+    };
+    try {
+      const created = await api.post('/calls', newCall());
+      expect(created.status()).toBe(201);
+      const call = await created.json();
+      await expectHandedBack(api, scratch.url, POOL_SIZE, call.id, 'the first write');
+
+      // A unique violation after the call's INSERT, in the same transaction: 409, nothing stored.
+      const twins = newCall({
+        speakers: [
+          { name: 'Twin One', email: 'twin@example.com', role: 'ae', company_side: true },
+          { name: 'Twin Two', email: 'twin@example.com', role: 'se', company_side: true },
+        ],
+      });
+      expect((await api.post('/calls', twins)).status()).toBe(409);
+      expect(await withClient(scratch.url, async (c) => (await c.query('SELECT 1 FROM calls WHERE gong_call_id = $1', [twins.gong_call_id])).rowCount)).toBe(0);
+      await expectHandedBack(api, scratch.url, POOL_SIZE, call.id, 'a constraint violation');
+
+      // The handler's own error thrown inside the transaction, after the call's row was locked.
+      expect((await api.patch(`/calls/${call.id}`, { title: 'Never stored' }, { headers: { 'If-Match': '"not-the-etag"' } })).status()).toBe(412);
+      await expectHandedBack(api, scratch.url, POOL_SIZE, call.id, 'a failed precondition');
+
+      // A statement cancelled by the statement timeout inside a write: 503.
+      let lock = await lockRow(call.id);
+      try {
+        const timedOut = await api.post(`/calls/${call.id}/speakers`, { name: 'Slow Sam', role: 'se', company_side: true });
+        expect(timedOut.status()).toBe(503);
+        expect((await timedOut.json()).detail).toMatch(/took too long/);
+      } finally {
+        await lock.release();
+      }
+      await expectHandedBack(api, scratch.url, POOL_SIZE, call.id, 'a statement timeout');
+
+      // A client that gives up while its write waits inside the transaction.
+      lock = await lockRow(call.id);
+      try {
+        const abort = new AbortController();
+        const abandoned = fetch(`${server.baseURL}/calls/${call.id}`, {
+          method: 'PATCH',
+          headers: { Authorization: `Bearer ${signToken()}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ title: 'Abandoned' }),
+          signal: abort.signal,
+        }).catch((error: Error) => error);
+        await until('the abandoned write to wait on the row lock', async () => (await blockedSessions(scratch.url)) === 1);
+        abort.abort();
+        expect(await abandoned).toBeInstanceOf(Error);
+      } finally {
+        await lock.release();
+      }
+      await expectHandedBack(api, scratch.url, POOL_SIZE, call.id, 'a client abort');
+      expect(server.output()).not.toContain('"level":60');
+    } finally {
       await context.dispose();
       await server.stop();
       await scratch.drop();

@@ -21,17 +21,11 @@ export type PoolOptions = {
 };
 
 /**
- * `total` counts every connection holding a slot, including those still being opened and those
- * being destroyed (`pending_destroy`: a connection whose backend died, until its slot is freed).
+ * The pool's counters, as the contract's PoolState names them. `total` counts every connection
+ * holding a slot, including those still being opened and those being destroyed (`pending_destroy`:
+ * a connection whose backend died, until its slot is freed).
  */
-export type PoolSnapshot = {
-  max: number;
-  total: number;
-  idle: number;
-  active: number;
-  pending_destroy: number;
-  waiting: number;
-};
+export type PoolSnapshot = Record<'max' | 'total' | 'idle' | 'active' | 'pending_destroy' | 'waiting', number>;
 
 export type Database = {
   /** Runs `routine` on one pooled connection (several statements, no transaction). */

@@ -21,7 +21,7 @@
  * ingest and many connections against the service alone, and EXPLAIN (ANALYZE, BUFFERS) of the
  * search and list queries. Not part of `npm test`.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -39,6 +39,7 @@ import { loadConfig } from '../server/config.js';
 import { SEEDED_GONG_CALL_ID, seedDatabase, seededSize, VOCABULARY, type SeedSize } from './bench-seed.js';
 import { transcriptLimits, transcriptLimitScenario } from './bench-transcript-limits.js';
 import { freePort } from './free-port.js';
+import { startServerProcess, type ServerProcess } from './server-process.js';
 
 /** Keep in step with package.json's `start`: the bench measures the service as it is started. */
 const SERVICE_NODE_ARGS = '--max-semi-space-size=16';
@@ -155,43 +156,28 @@ async function buildEntries(): Promise<{ service: string; bare: string }> {
   return { service: 'dist/server.js', bare };
 }
 
-type Proc = { name: string; child: ChildProcess; baseURL: string; output: () => string };
+type Proc = ServerProcess & { name: string };
 
 async function startProcess(name: string, script: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Proc> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, ...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), script], {
+  const server = await startServerProcess({
+    name,
+    args: [...nodeArgs, ...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), script],
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', ...env },
+    outputLimit: 20_000,
   });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
-  child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
-  const baseURL = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  while (!(await fetch(`${baseURL}/health`).then((r) => r.ok, () => false))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return { name, child, baseURL, output: () => output };
+  return { ...server, name };
 }
 
-async function stopProcess(proc: Proc): Promise<void> {
-  if (proc.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => proc.child.once('exit', resolve));
-  proc.child.kill('SIGTERM');
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
+/** VmRSS of `pid` right now, in kB (throws when the process is gone). */
+const vmRssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 
 /** Samples VmRSS of `pid` every 100 ms until stopped; returns the peak in MB. */
 function sampleRss(pid: number): () => number {
   let peak = 0;
   const read = () => {
     try {
-      const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-      peak = Math.max(peak, kb);
+      peak = Math.max(peak, vmRssKb(pid));
     } catch {
       // the process is gone
     }
@@ -289,7 +275,7 @@ async function load(spec: Load): Promise<Row> {
   const duration = spec.duration ?? DURATION;
   const file = path.join(os.tmpdir(), `call-coach-bench-${process.pid}-${scriptCount++}.lua`);
   await writeFile(file, `${WRK_PRELUDE}\nlocal headers = ${luaHeaders(spec.headers ?? {})}\n${spec.script}\n`);
-  const pid = spec.proc.child.pid!;
+  const pid = spec.proc.pid;
   const stopRss = sampleRss(pid);
   const cpuBefore = cpuSeconds(pid);
   // bash's `times` prints the CPU its children used: wrk's own, exactly.
@@ -400,12 +386,12 @@ async function ingest(proc: Proc, token: string, runs: number): Promise<Row> {
     }),
   }));
   const body = JSON.stringify(monologues);
-  const stopRss = sampleRss(proc.child.pid!);
+  const stopRss = sampleRss(proc.pid);
   const times: number[] = [];
   let failures = 0;
   let cpu = 0;
   for (let run = 0; run <= runs; run++) {
-    const cpuBefore = cpuSeconds(proc.child.pid!);
+    const cpuBefore = cpuSeconds(proc.pid);
     const started = performance.now();
     const response = await fetch(`${proc.baseURL}/calls/${id}/transcript`, {
       method: 'PUT',
@@ -417,7 +403,7 @@ async function ingest(proc: Proc, token: string, runs: number): Promise<Row> {
     if (run === 0) continue; // a warm-up
     if (response.status !== 200) failures++;
     times.push(ms);
-    cpu += cpuSeconds(proc.child.pid!) - cpuBefore;
+    cpu += cpuSeconds(proc.pid) - cpuBefore;
   }
   times.sort((a, b) => a - b);
   return {
@@ -641,7 +627,7 @@ try {
     [...args['node-args'].split(' ').filter(Boolean), ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
   );
   procs.push(service);
-  log(`service node args: ${args['node-args'] || '(none)'}; idle RSS ${Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${service.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024)} MB`);
+  log(`service node args: ${args['node-args'] || '(none)'}; idle RSS ${Math.round(vmRssKb(service.pid) / 1024)} MB`);
   const floor = (name: string, driver: string) =>
     startProcess(name, entries.bare, { DATABASE_URL: target.url, DB_POOL_MAX: String(POOL), BARE_DRIVER: driver },
       args.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, name)}`] : []);
@@ -736,7 +722,7 @@ try {
   console.error(error);
   process.exitCode = 1;
 } finally {
-  for (const proc of procs) await stopProcess(proc);
+  for (const proc of procs) await proc.stop(15_000);
   await target.stop();
 }
 

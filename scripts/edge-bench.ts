@@ -11,7 +11,7 @@
  * (see VARIANTS); all run against one embedded PostgreSQL (fsync on), seeded with one call with
  * three speakers and a 300-sentence transcript.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
@@ -22,6 +22,7 @@ import { build, type Plugin } from 'esbuild';
 import jwt from 'jsonwebtoken';
 import { makeTempDataDir, startEmbeddedPostgres } from '../db/embedded.js';
 import { freePort } from './free-port.js';
+import { startServerProcess, type ServerProcess } from './server-process.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -61,19 +62,15 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
 }
 
-async function startServer(bundle: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', bundle], {
+/** One variant's bundle as `npm start` runs it; what it logs (warnings and up) is printed when it stops. */
+function startServer(bundle: string, env: Record<string, string>): Promise<ServerProcess> {
+  return startServerProcess({
+    name: bundle,
+    args: ['--max-semi-space-size=4', bundle],
     cwd: ROOT,
-    env: { PATH: process.env.PATH, MALLOC_ARENA_MAX: '2', PORT: String(port), ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { PATH: process.env.PATH, MALLOC_ARENA_MAX: '2', ...env },
+    startTimeoutMs: 30_000,
   });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) return { child, url };
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${bundle} did not start`);
 }
 
 type Run = { rps: number; p99: number; cpuUs: number; wrkCpuPct: number };
@@ -121,7 +118,7 @@ async function rounds(title: string, cases: { name: string; pid: number; url: st
 
 const dataDir = await makeTempDataDir('call-coach-edge-bench-');
 const database = await startEmbeddedPostgres({ dataDir, port: await freePort(), databaseName: 'edge_bench', ephemeral: false, log: console.error });
-const servers: ChildProcess[] = [];
+const servers: ServerProcess[] = [];
 try {
   const secret = randomBytes(32).toString('hex');
   const env = { NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: secret, DATABASE_URL: database.url, RATE_LIMIT_REQUESTS: '1000000000', DB_POOL_MAX: '10' };
@@ -135,8 +132,8 @@ try {
       plugins: [replacing(edits)],
     });
     const server = await startServer(outfile, env);
-    servers.push(server.child);
-    variants.push({ name, pid: server.child.pid!, url: server.url });
+    servers.push(server);
+    variants.push({ name, pid: server.pid, url: server.baseURL });
   }
   const token = jwt.sign({ sub: 'bench', email: 'bench@example.com', role: 'admin' }, secret, { algorithm: 'HS256', expiresIn: 3600 });
   const auth = { Authorization: `Bearer ${token}` };
@@ -176,8 +173,8 @@ try {
     name: `Accept-Encoding: ${encoding}`, pid: shipped.pid, url: `${shipped.url}/calls/${call.id}/transcript`, headers: { ...auth, 'Accept-Encoding': encoding },
   })));
 } finally {
-  for (const child of servers) child.kill('SIGTERM');
-  await Promise.all(servers.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))));
+  await Promise.all(servers.map((server) => server.stop()));
+  for (const server of servers) if (server.output()) console.error(server.output());
   await database.stop();
   await rm(path.dirname(dataDir), { recursive: true, force: true });
   for (let i = 0; i < Object.keys(VARIANTS).length; i++) await rm(path.join(ROOT, 'dist', `edge-bench-${i}.js`), { force: true });

@@ -99,7 +99,7 @@ function secretCheck(secret: string, options: Config['jwt']): SignatureCheck {
   // the most expensive step of an authenticated request (docs/benchmarks.md).
   const key = createSecretKey(Buffer.from(secret, 'utf8'));
   const verify = jwt({
-    secret: key as unknown as string,
+    secret: key,
     algorithms: ['HS256'],
     passthrough: true,
     key: 'jwtClaims',

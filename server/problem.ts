@@ -11,20 +11,12 @@ import {
   UniqueIntegrityConstraintViolationError,
 } from '../db/errors.js';
 import { InvalidCursorError } from '../db/cursor.js';
+import type { components } from './generated/api.js';
 
+/** The contract's Problem (openapi.yaml), as openapi-typescript generated it. */
+export type ProblemBody = components['schemas']['Problem'];
 /** One entry per fault in a validation failure. */
-export type FieldError = { location: 'body' | 'path' | 'query' | 'header'; path: string; message: string };
-
-export type ProblemBody = {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  instance?: string;
-  request_id?: string;
-  error_count?: number;
-  errors?: FieldError[];
-};
+export type FieldError = NonNullable<ProblemBody['errors']>[number];
 
 /** An error body lists at most this many faults, and counts them all in `error_count`. */
 export const LISTED_ERRORS = 20;

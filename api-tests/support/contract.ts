@@ -13,6 +13,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { OpenAPIBackend, type Operation } from 'openapi-backend';
 import type { OpenAPIV3 } from 'openapi-types';
+import { operationsOf } from '../../server/openapi.js';
 import { loadSpec } from '../../server/spec.js';
 
 type Schema = { type?: string } & Record<string, unknown>;
@@ -61,26 +62,24 @@ export function schemaErrors(schema: object, value: unknown): string[] {
   return validate(value) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`.trim());
 }
 
-const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'] as const;
-
 export type SpecOperation = {
   method: string;
   path: string;
   item: OpenAPIV3.PathItemObject;
   operation: OpenAPIV3.OperationObject;
-  /** The path's parameters, then the operation's own. */
+  /** The path's parameters (unless the operation redefines them), then the operation's own. */
   parameters: OpenAPIV3.ParameterObject[];
 };
 
-/** Every operation of the dereferenced contract (`(await contract()).definition`). */
+/** Every operation of the dereferenced contract (`(await contract()).definition`), as the server walks it. */
 export function specOperations(doc: OpenAPIV3.Document): SpecOperation[] {
-  return Object.entries(doc.paths).flatMap(([path, item]) =>
-    METHODS.filter((method) => item?.[method]).map((method) => {
-      const operation = item![method]!;
-      const parameters = [...(item!.parameters ?? []), ...(operation.parameters ?? [])] as OpenAPIV3.ParameterObject[];
-      return { method: method.toUpperCase(), path, item: item!, operation, parameters };
-    }),
-  );
+  return operationsOf(doc).map((operation) => ({
+    method: operation.method,
+    path: operation.path,
+    item: doc.paths[operation.path]!,
+    operation,
+    parameters: operation.parameters as OpenAPIV3.ParameterObject[],
+  }));
 }
 
 // Header values arrive as text; their schemas are checked after reading numbers and booleans the

@@ -20,10 +20,13 @@ export type PgBouncer = {
   stop: () => Promise<void>;
 };
 
-/** `users`: more logins the pooler accepts (auth_type plain), beside the upstream URL's. */
+/**
+ * `users`: more logins the pooler accepts (auth_type plain), beside the upstream URL's;
+ * `settings`: more [pgbouncer] settings (e.g. `query_wait_timeout`), by name.
+ */
 export async function startPgBouncer(
   upstreamUrl: string,
-  options: { poolSize: number; users?: { name: string; password: string }[] },
+  options: { poolSize: number; users?: { name: string; password: string }[]; settings?: Record<string, string> },
 ): Promise<PgBouncer> {
   if (!PGBOUNCER) throw new Error('pgbouncer is not installed (Debian: apt-get install pgbouncer)');
   const upstream = new URL(upstreamUrl);
@@ -49,6 +52,7 @@ export async function startPgBouncer(
       `default_pool_size = ${options.poolSize}`,
       'max_client_conn = 500',
       // Debian's defaults otherwise; no ignore_startup_parameters: what a pooler refuses, it refuses here.
+      ...Object.entries(options.settings ?? {}).map(([name, value]) => `${name} = ${value}`),
       '',
     ].join('\n'),
     { mode: 0o644 },
