@@ -75,7 +75,7 @@ export async function createDatabase(options: PoolOptions): Promise<Database> {
     queryRetryLimit: 1,
     interceptors: options.parseRows === false ? [] : [resultParser],
     // No DISCARD ALL on release (a round trip per request): nothing here leaves session state
-    // behind (docs/benchmarks.md, second round, item 5, says why).
+    // behind (docs/benchmarks.md, first round, item 5; the hand-back test in reliability.spec.ts checks it).
     resetConnection: async () => {},
   });
 
