@@ -154,8 +154,12 @@ export class TokenBucket {
   constructor(
     ratePerSecond: number,
     private readonly capacity = 1,
-    /** Added to the interval between tokens: network jitter must not land two requests closer than Gong counts. */
-    safetyMs = 10,
+    /**
+     * Added to the interval between tokens: jitter (network, a busy event loop on either side)
+     * must not land four requests inside one of Gong's seconds. 10 ms was too little: on a loaded
+     * machine two requests arrived 290 ms apart; 50 ms leaves 150 ms over three intervals.
+     */
+    safetyMs = 50,
   ) {
     this.intervalMs = 1000 / ratePerSecond + safetyMs;
     this.tokens = capacity;

@@ -6,12 +6,12 @@ import { sendProblem, toProblem } from './problem.js';
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Takes the caller's X-Request-Id when it is sane, else makes one; echoes it on every response. */
-export async function requestId(ctx: Context, next: Next): Promise<void> {
+export function requestId(ctx: Context, next: Next): Promise<void> {
   const given = ctx.get('X-Request-Id');
   ctx.state.requestId = SANE_REQUEST_ID.test(given) ? given : randomUUID();
   // ctx.res.setHeader, not ctx.set: Koa 3's set builds three arrays per call, and these run on every request.
   ctx.res.setHeader('X-Request-Id', ctx.state.requestId as string);
-  await next();
+  return next();
 }
 
 /**
@@ -49,10 +49,11 @@ const SECURITY_HEADERS = [
 ] as const;
 
 /** Conservative defaults: this service serves JSON, plus one documentation page. */
-export async function securityHeaders(ctx: Context, next: Next): Promise<void> {
+export function securityHeaders(ctx: Context, next: Next): Promise<void> {
   for (const [name, value] of SECURITY_HEADERS) ctx.res.setHeader(name, value);
-  await next();
-  if (!ctx.response.get('Cache-Control')) ctx.set('Cache-Control', 'no-store');
+  // Nothing is cached unless its handler says otherwise (the docs assets replace this).
+  ctx.res.setHeader('Cache-Control', 'no-store');
+  return next();
 }
 
 /** Everything thrown below becomes one application/problem+json answer; 5xx are logged in full. */
