@@ -5,6 +5,7 @@ import jwt from 'koa-jwt';
 import { UNRESTRICTED, type Scope } from '../db/scope.js';
 import type { Config } from './config.js';
 import { HttpProblem } from './problem.js';
+import { headerCount } from './raw-headers.js';
 
 export const ROLES = ['rep', 'manager', 'admin', 'service'] as const;
 export type Role = (typeof ROLES)[number];
@@ -52,6 +53,10 @@ export function verifyBearer(config: Pick<Config, 'jwtSecret' | 'jwt'>): Middlew
     const token = bearerToken(header);
     if (token === undefined) {
       if (header) ctx.state.jwtOriginalError = new TokenRefused('The Authorization header must read "Bearer <JWT>".');
+      return next();
+    }
+    if (headerCount(ctx.req, 'authorization') > 1) {
+      ctx.state.jwtOriginalError = new TokenRefused('Send one Authorization header, not several.');
       return next();
     }
     const now = Math.floor(Date.now() / 1000);

@@ -5,12 +5,18 @@ const KEPT = 20;
 
 const escape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 const NUL = 'must not contain the NUL character (\\u0000)';
+const SURROGATE = 'must not contain a lone surrogate (a \\ud800-\\udfff escape without its pair): it is no Unicode text';
+/** U+0000, or a UTF-16 surrogate without its pair (JSON.parse admits `"\\ud800"`; it would be stored as U+FFFD). */
+function textFault(text: string): string | undefined {
+  if (text.includes('\u0000')) return NUL;
+  return (text as string & { isWellFormed(): boolean }).isWellFormed() ? undefined : SURROGATE;
+}
 
 /**
  * What the contract refuses anywhere in a parsed JSON body, whatever the operation's schema:
- * nesting deeper than `maxDepth` (the body itself is level 1), `__proto__` keys, and U+0000 in a
- * key or a string (PostgreSQL stores neither in text nor in jsonb; see info.description in
- * openapi.yaml). Walks with an explicit stack, so no depth of input can overflow the call stack.
+ * nesting deeper than `maxDepth` (the body itself is level 1), `__proto__` keys, and U+0000 or a
+ * lone surrogate in a key or a string (PostgreSQL stores no U+0000 in text or jsonb, and a lone
+ * surrogate is no Unicode text; see info.description in openapi.yaml). Walks with an explicit stack, so no depth of input can overflow the call stack.
  */
 export function bodyFaults(body: unknown, maxDepth: number): { errors: FieldError[]; count: number } {
   const errors: FieldError[] = [];
@@ -20,7 +26,8 @@ export function bodyFaults(body: unknown, maxDepth: number): { errors: FieldErro
   while (stack.length > 0) {
     const { value, path, depth } = stack.pop()!;
     if (typeof value === 'string') {
-      if (value.includes('\u0000')) faults.push({ location: 'body', path: path || '/', message: NUL });
+      const fault = textFault(value);
+      if (fault) faults.push({ location: 'body', path: path || '/', message: fault });
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
@@ -37,7 +44,10 @@ export function bodyFaults(body: unknown, maxDepth: number): { errors: FieldErro
       const key = keys[index]!;
       const at = `${path}/${escape(key)}`;
       if (key === '__proto__') faults.push({ location: 'body', path: at, message: 'must not be the reserved key "__proto__"' });
-      else if (key.includes('\u0000')) faults.push({ location: 'body', path: at, message: NUL });
+      else {
+        const fault = textFault(key);
+        if (fault) faults.push({ location: 'body', path: at, message: fault });
+      }
       stack.push({ value: (value as Record<string, unknown>)[key], path: at, depth: depth + 1 });
     }
   }

@@ -4,12 +4,14 @@
  * inflates through co-body/raw-body: those bound the inflated size but not the expansion ratio, and
  * turn a broken gzip stream into an unlabelled error.
  */
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import type { Middleware } from 'koa';
 import { bodyFaults } from './body-checks.js';
 import { HttpProblem } from './problem.js';
+import { headerCount } from './raw-headers.js';
 import { routeOf } from './routes.js';
 import type { SecurityVerdict } from './security.js';
 import { invalidRequest } from './validation.js';
@@ -36,8 +38,8 @@ function tooLarge(limit: number): HttpProblem {
   return new HttpProblem(413, `The request body is larger than this operation's limit of ${limit} bytes; send less.`);
 }
 
-/** The body's text, at most `limit` bytes before and after decompression. */
-export async function readText(req: IncomingMessage, limit: number): Promise<string> {
+/** The body's text, at most `limit` bytes before and after decompression; `ready` runs once it is to be read. */
+export async function readText(req: IncomingMessage, limit: number, ready?: () => void): Promise<string> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   const decoder = encoding === 'identity' ? undefined : DECODERS[encoding];
   if (encoding !== 'identity' && !decoder) {
@@ -45,6 +47,7 @@ export async function readText(req: IncomingMessage, limit: number): Promise<str
   }
   const declared = Number(req.headers['content-length']);
   if (declared > limit) throw tooLarge(limit);
+  ready?.();
 
   const inflate = decoder?.();
   const chunks: Buffer[] = [];
@@ -72,8 +75,11 @@ export async function readText(req: IncomingMessage, limit: number): Promise<str
     };
     const done = () => {
       if (settled) return;
+      const bytes = Buffer.concat(chunks, decoded);
+      // toString would replace each invalid sequence with U+FFFD and store that silently.
+      if (!isUtf8(bytes)) return fail(new HttpProblem(400, 'The body is not valid UTF-8; send JSON encoded as UTF-8 (RFC 8259).'));
       settled = true;
-      resolve(Buffer.concat(chunks, decoded).toString('utf8'));
+      resolve(bytes.toString('utf8'));
     };
     req.on('data', (chunk: Buffer) => {
       raw += chunk.length;
@@ -122,10 +128,15 @@ export const readBody: Middleware = async (ctx, next) => {
     for (const verdict of verdicts) verdict.verifyBody?.('');
     return next();
   }
+  if (headerCount(ctx.req, 'content-type') > 1) {
+    throw new HttpProblem(415, 'Send one Content-Type header (application/json), not several.');
+  }
   if (!ctx.is('application/json')) {
     throw new HttpProblem(415, `Send the body as application/json (got ${ctx.get('content-type') || 'no content type'}).`);
   }
-  const text = await readText(ctx.req, body.limit);
+  // A client that sent Expect: 100-continue waits for this before sending the body: only now, with
+  // the caller authenticated and the encoding and declared length acceptable, is it wanted.
+  const text = await readText(ctx.req, body.limit, () => /^100-continue$/i.test(ctx.get('Expect')) && ctx.res.writeContinue());
   for (const verdict of verdicts) verdict.verifyBody?.(text);
   (ctx.request as { rawBody?: string }).rawBody = text;
   const value = parseJson(text);

@@ -3,6 +3,7 @@ import v8 from 'node:v8';
 import { migrate } from '../db/migrate.js';
 import type { Database } from '../db/pool.js';
 import { createApp } from './app.js';
+import { answerClientErrors } from './client-errors.js';
 import { loadConfig, type Config } from './config.js';
 import { openPool, resolveDatabase, type DatabaseTarget } from './database-startup.js';
 import { startGongSyncWorker } from './gong-sync-worker.js';
@@ -73,6 +74,7 @@ const server: Server = await step(
   () =>
     new Promise<Server>((resolve, reject) => {
       const listening = app.listen(config.port, config.host);
+      answerClientErrors(listening, app.callback(), logger);
       listening.once('error', reject);
       listening.once('listening', () => {
         listening.off('error', reject);

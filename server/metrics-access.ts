@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import Koa, { type Context } from 'koa';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
+import { answerClientErrors } from './client-errors.js';
 import type { Logger } from './logger.js';
 import { credentialsMissing, unauthorized } from './auth.js';
 import { problemErrors, requestId } from './middleware.js';
@@ -70,6 +71,7 @@ export function listenForMetrics(config: Config, registry: Registry, logger: Log
   });
   return new Promise((resolve, reject) => {
     const server = app.listen(config.metrics.port, config.metrics.host);
+    answerClientErrors(server, app.callback(), logger);
     server.once('error', reject);
     server.once('listening', () => {
       logger.info({ url: `http://${config.metrics.host}:${config.metrics.port}/metrics` }, 'metrics listening');

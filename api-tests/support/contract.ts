@@ -186,3 +186,28 @@ export async function expectMatchesContract(response: ResponseLike, method: stri
     expect((body as { status?: number }).status, `${where}: problem status equals HTTP status`).toBe(status);
   }
 }
+
+/** The statuses info.description ("Malformed HTTP") names for answers that belong to no operation. */
+export const PROTOCOL_LEVEL_STATUSES = [400, 408, 431];
+
+/**
+ * An answer to bytes that never became a request of an operation (info.description, "Malformed
+ * HTTP"): one of the statuses named there, application/problem+json valid against the Problem
+ * schema, with X-Request-Id, leaking nothing, and the connection closed.
+ */
+export async function expectProtocolLevelProblem(response: Pick<ResponseLike, 'status' | 'headers' | 'body'>): Promise<Record<string, unknown>> {
+  const status = response.status();
+  const headers = response.headers();
+  expect(PROTOCOL_LEVEL_STATUSES, `protocol-level answer ${status} is one info.description names`).toContain(status);
+  expect((headers['content-type'] ?? '').split(';')[0]!.trim(), 'protocol-level answers are problem+json').toBe('application/problem+json');
+  expect(headers['x-request-id'], 'protocol-level answers carry X-Request-Id').toBeTruthy();
+  expect(headers.connection, 'the connection is closed after a protocol-level answer').toBe('close');
+  const text = (await response.body()).toString('utf8');
+  for (const pattern of LEAK_PATTERNS) expect(text, `the answer leaks internals (${pattern})`).not.toMatch(pattern);
+  const problem = JSON.parse(text) as Record<string, unknown>;
+  const schema = ((await contract()).definition as OpenAPIV3.Document).components!.schemas!.Problem as object;
+  expect(schemaErrors(schema, problem), 'the body is a Problem').toEqual([]);
+  expect(problem.status).toBe(status);
+  expect(String(problem.detail ?? '').length, 'the detail says what to do').toBeGreaterThan(20);
+  return problem;
+}

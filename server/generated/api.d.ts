@@ -688,7 +688,7 @@ export interface components {
         Uuid: string;
         /**
          * Format: date-time
-         * @description An RFC 3339 timestamp, e.g. `2026-11-02T15:00:00Z` (at most 40 characters).
+         * @description An RFC 3339 timestamp, e.g. `2026-11-02T15:00:00Z` (at most 40 characters), within the years 0001 to 9999 once moved to UTC.
          * @example 2026-11-02T15:00:00Z
          */
         DateTime: string;
