@@ -170,6 +170,65 @@ test.describe('Gong sync', { tag: '@integration' }, () => {
     expect(log[failed + 1]).toMatchObject({ path: '/v2/calls/transcript', status: 200, filter: log[failed]!.filter });
   });
 
+  test('a call whose scheduled time lies past 9999 in UTC is stored at its start time (the whole run failed reading it back as year 10000)', async () => {
+    const email = uniqueEmail('simrep');
+    const id = uniqueGongId();
+    const call = simCall({ id, started: '2026-11-02T10:00:00Z', repEmail: email });
+    // Valid RFC 3339 text, but 10000-01-01T04:00:00Z in UTC: PostgreSQL stores it, no answer can state it.
+    call.metaData.scheduled = '9999-12-31T23:00:00-05:00';
+    sim = await startGongSimulator({ calls: [call], basic: SIM_BASIC });
+    const result = await runSync({ databaseUrl: scratch.url, sim, from: FROM, to: TO });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.run).toMatchObject({ status: 'completed', counts: { calls_seen: 1, created: 1 } });
+    const stored = await q<{ scheduled_at: string }>(sql.unsafe`SELECT to_char(scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') AS scheduled_at FROM calls WHERE gong_call_id = ${id}`);
+    expect(stored.map((row) => row.scheduled_at)).toEqual(['2026-11-02T10:00:00']);
+  });
+
+  test('NUL characters and lone surrogates in Gong\'s text are dropped (NUL) or made U+FFFD, not the end of every run on that call', async () => {
+    const email = uniqueEmail('simrep');
+    const id = uniqueGongId();
+    const call = simCall({ id, started: '2026-11-02T10:00:00Z', repEmail: email, title: 'Acme\u0000 discovery \ud800' });
+    call.parties[1]!.name = 'Dan\u0000 Ortiz';
+    sim = await startGongSimulator({ calls: [call], basic: SIM_BASIC });
+    const result = await runSync({ databaseUrl: scratch.url, sim, from: FROM, to: TO });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.run).toMatchObject({ status: 'completed', counts: { calls_seen: 1, created: 1, transcripts_ingested: 1 } });
+    const [stored] = await q<{ title: string; names: string[] }>(
+      sql.unsafe`SELECT c.title, array_agg(s.name ORDER BY s.name) AS names FROM calls c JOIN speakers s ON s.call_id = c.id WHERE c.gong_call_id = ${id} GROUP BY c.title`,
+    );
+    expect(stored).toEqual({ title: 'Acme discovery \ufffd', names: expect.arrayContaining(['Dan Ortiz']) });
+  });
+
+  test('a Gong sentence that ends before it starts is stored ending where it starts, not the end of every run on that call', async () => {
+    const email = uniqueEmail('simrep');
+    const id = uniqueGongId();
+    const call = simCall({ id, started: '2026-11-02T10:00:00Z', repEmail: email });
+    call.transcript![0]!.sentences[0] = { start: 5000, end: 10, text: 'Thanks for joining.' };
+    sim = await startGongSimulator({ calls: [call], basic: SIM_BASIC });
+    const result = await runSync({ databaseUrl: scratch.url, sim, from: FROM, to: TO });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.run).toMatchObject({ status: 'completed', counts: { calls_seen: 1, created: 1, transcripts_ingested: 1 } });
+    const rows = await q<{ start_time_ms: string; end_time_ms: string }>(
+      sql.unsafe`SELECT t.start_time_ms, t.end_time_ms FROM transcripts t JOIN calls c ON c.id = t.call_id WHERE c.gong_call_id = ${id} AND t.text = 'Thanks for joining.'`,
+    );
+    expect(rows.map((row) => [Number(row.start_time_ms), Number(row.end_time_ms)])).toEqual([[5000, 5000]]);
+  });
+
+  test('a run failed by the store says so in the API\'s words, never PostgreSQL\'s; the CLI (and the service log) keep the cause', async () => {
+    const call = simCall({ id: uniqueGongId(), started: '2026-11-02T10:00:00Z', repEmail: uniqueEmail('simrep') });
+    // A fault of the store itself (this test's scratch database only): every transcript insert raises.
+    await scratch.db.pool.query(sql.unsafe`
+      CREATE FUNCTION refuse_transcripts() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'internal: table transcripts_secret_shard is read-only'; END $$`);
+    await scratch.db.pool.query(sql.unsafe`CREATE TRIGGER refuse_transcripts BEFORE INSERT ON transcripts FOR EACH ROW EXECUTE FUNCTION refuse_transcripts()`);
+    sim = await startGongSimulator({ calls: [call], basic: SIM_BASIC });
+    const result = await runSync({ databaseUrl: scratch.url, sim, from: FROM, to: TO });
+    expect(result.code).toBe(1);
+    expect(result.run).toMatchObject({ status: 'failed' });
+    expect(result.run!.error).toBe('The run failed on an unexpected error; the service log has its cause (the "gong sync: run failed" line).');
+    expect(result.stderr).toContain('transcripts_secret_shard');
+  });
+
   test('Bearer auth; an empty window (Gong answers 404) completes with nothing to do', async () => {
     sim = await startGongSimulator({ calls: [simCall({ id: uniqueGongId(), started: '2026-12-05T10:00:00Z', repEmail: uniqueEmail('x') })], bearer: SIM_BEARER });
     const result = await runSync({ databaseUrl: scratch.url, sim, from: FROM, to: TO, env: { GONG_ACCESS_TOKEN: SIM_BEARER } });

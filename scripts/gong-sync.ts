@@ -120,7 +120,8 @@ try {
     say(`completed run ${runId}: ${summary}`);
     exitCode = 0;
   } else if (outcome.status === 'failed') {
-    say(`failed: run ${runId}: ${outcome.error} (${summary})`);
+    const cause = outcome.cause instanceof Error && outcome.cause.message !== outcome.error ? ` [cause: ${outcome.cause.message}]` : '';
+    say(`failed: run ${runId}: ${outcome.error}${cause} (${summary})`);
   } else if (outcome.status === 'queued') {
     say(`stopped: run ${runId} is queued again: ${outcome.reason ?? ''} (${summary})`);
   } else {

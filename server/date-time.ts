@@ -4,6 +4,8 @@
  * PostgreSQL stores the instant (as year 10000, or as a year BC) but no RFC 3339 text can state it,
  * so the answer could not say what was stored: `9999-12-31T23:00:00-05:00` is such a time.
  */
+import { fullFormats } from 'ajv-formats/dist/formats.js';
+
 const PARTS = /^(\d{4})-(\d\d)-(\d\d)[Tt\s](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:[Zz]|([+-])(\d\d)(?::?(\d\d))?)$/;
 const FIRST_MS = Date.parse('0001-01-01T00:00:00Z');
 const END_MS = Date.parse('+010000-01-01T00:00:00Z');
@@ -26,4 +28,11 @@ export function inStorableRange(text: string): boolean {
   const carry = fraction && Math.round(Number(`0.${fraction}`) * 1e6) === 1e6 ? 1000 : 0;
   const instantMs = local.getTime() - (sign ? offsetMs : 0) + carry;
   return instantMs >= FIRST_MS && instantMs < END_MS;
+}
+
+const rfc3339 = fullFormats['date-time'] as { validate: (text: string) => boolean };
+
+/** RFC 3339 (ajv-formats' check, as the request validator applies it) and within years 0001–9999 in UTC. */
+export function isStorableDateTime(text: string): boolean {
+  return rfc3339.validate(text) && inStorableRange(text);
 }

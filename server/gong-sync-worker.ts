@@ -46,7 +46,7 @@ export function startGongSyncWorker(deps: { db: Database; config: Config; logger
       logger.info({ run_id: run.id, window: run.window, resumed_at_page: run.counts.pages }, 'gong sync: run started');
       const outcome = await executeRun({ db, config: { ...settings, auth: auth! }, owner, signal: stopping.signal }, run);
       const fields = { run_id: run.id, status: outcome.status, counts: outcome.counts };
-      if (outcome.status === 'failed') logger.error({ ...fields, error: outcome.error }, 'gong sync: run failed');
+      if (outcome.status === 'failed') logger.error({ ...fields, error: outcome.error, err: outcome.cause }, 'gong sync: run failed');
       else logger.info({ ...fields, ...('reason' in outcome ? { reason: outcome.reason } : {}) }, 'gong sync: run ended');
     }
   }

@@ -23,8 +23,10 @@ import {
 } from '../db/gong-sync.js';
 import type { Database } from '../db/pool.js';
 import type { GongSyncConfig } from './config.js';
+import { isStorableDateTime } from './date-time.js';
 import { callFromGong } from './gong.js';
-import { createGongClient, GongApiError, GongPauseError, type GongCall, type GongClientOptions } from './gong-client.js';
+import { createGongClient, GongApiError, GongPauseError, type GongCall, type GongClientOptions, type GongMonologueData } from './gong-client.js';
+import { toProblem } from './problem.js';
 
 /** Names this process as a lease holder (host, pid and a random part). */
 export function leaseOwner(): string {
@@ -35,11 +37,33 @@ const sha256 = (value: unknown) => createHash('sha256').update(JSON.stringify(va
 
 const clip = (value: string, max: number) => (value.length > max ? value.slice(0, max) : value);
 
+/**
+ * Gong's data with every text (keys too) made storable: U+0000 dropped and lone surrogates made
+ * U+FFFD. PostgreSQL refuses both, and one such character in a title or a name failed every run
+ * of the window on that call, telling the run's `error` PostgreSQL's own words.
+ */
+export function storableText<T>(value: T): T {
+  if (typeof value === 'string') return (value.replaceAll('\u0000', '') as string & { toWellFormed(): string }).toWellFormed() as T;
+  if (Array.isArray(value)) return value.map(storableText) as T;
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([key, member]) => [storableText(key), storableText(member)])) as T;
+}
+
 /** A Gong call as the store takes it (the webhook's mapping, plus what only the API gives). */
 export function gongCallInput(call: GongCall): GongCallInput {
   const meta = call.metaData;
-  const scheduled = meta.scheduled ?? meta.started;
-  if (!scheduled) throw new GongApiError(`Gong call ${meta.id} has neither a scheduled nor a started time.`, 200);
+  // The first of the two that the store can hold and an answer state (date-time.ts): a time past
+  // 9999 in UTC would be stored as year 10000, and reading it back failed the whole run.
+  const scheduled = [meta.scheduled, meta.started].find((time): time is string => typeof time === 'string' && isStorableDateTime(time));
+  if (!scheduled) {
+    const given = meta.scheduled ?? meta.started;
+    throw new GongApiError(
+      given
+        ? `Gong call ${meta.id} has no scheduled or started time that is an RFC 3339 date-time within the years 0001 to 9999 (scheduled ${JSON.stringify(meta.scheduled ?? null)}, started ${JSON.stringify(meta.started ?? null)}).`
+        : `Gong call ${meta.id} has neither a scheduled nor a started time.`,
+      200,
+    );
+  }
   const parties = (call.parties ?? []).map((party) => ({
     ...party,
     name: party.name ? clip(party.name, 200) : party.name,
@@ -107,7 +131,19 @@ export type ExecuteOptions = {
   client?: Partial<GongClientOptions>;
 };
 
-export type RunOutcome = (RunEnd | { status: 'lost'; reason: string }) & { counts: RunCounts };
+/** `cause`: what failed a run, for the log (its `error` says it in words an API client may read). */
+export type RunOutcome = (RunEnd | { status: 'lost'; reason: string }) & { counts: RunCounts; cause?: unknown };
+
+/**
+ * A failed run's `error`, which GET /sync/gong/runs shows: Gong's own failures as the client words
+ * them, the store's as the API words them (problem.ts), never PostgreSQL's or Slonik's own message.
+ */
+function failureReason(error: unknown): string {
+  if (error instanceof GongApiError) return error.message;
+  const problem = toProblem(error);
+  if (problem.status !== 500) return problem.detail;
+  return 'The run failed on an unexpected error; the service log has its cause (the "gong sync: run failed" line).';
+}
 
 function add(total: RunCounts, delta: RunCounts): RunCounts {
   return Object.fromEntries(Object.entries(total).map(([name, value]) => [name, value + delta[name as keyof RunCounts]])) as RunCounts;
@@ -188,12 +224,23 @@ export async function executeRun(options: ExecuteOptions, run: ClaimedRun): Prom
         ? { status: 'queued', reason: `${error.message} The run resumes after ${error.resumeAfter.toISOString()}.`, resumeAfter: error.resumeAfter.toISOString() }
         : options.signal?.aborted
           ? { status: 'queued', reason: 'The process running it stopped; it resumes from its checkpoint.', resumeAfter: null }
-          : { status: 'failed', error: (error as Error).message };
-    if (!(await save(cursor, end).catch(() => false))) return { status: 'lost', reason: 'could not record the end of the run', counts: total };
-    return { ...end, counts: total };
+          : { status: 'failed', error: failureReason(error) };
+    if (!(await save(cursor, end).catch(() => false))) return { status: 'lost', reason: 'could not record the end of the run', counts: total, cause: error };
+    return { ...end, counts: total, ...(end.status === 'failed' ? { cause: error } : {}) };
   } finally {
     clearInterval(heartbeat);
   }
+}
+
+/**
+ * A Gong transcript as the store takes it: storable text, and a sentence that ends before it
+ * starts ending where it starts (transcripts_end_after_start refused it, failing every run on the call).
+ */
+function storableTranscript(transcript: readonly GongMonologueData[]): GongMonologueData[] {
+  return storableText(transcript).map((monologue) => ({
+    ...monologue,
+    sentences: monologue.sentences.map((sentence) => (sentence.end < sentence.start ? { ...sentence, end: sentence.start } : sentence)),
+  }));
 }
 
 /** Stores one page of calls and the transcripts they need; counts into `counts`. */
@@ -209,7 +256,7 @@ async function storePage(options: ExecuteOptions, client: ReturnType<typeof crea
       if (await removeCall(db, gongCallId)) counts.private_removed++;
       continue;
     }
-    const input = gongCallInput(call);
+    const input = gongCallInput(storableText(call));
     const state = states.get(gongCallId);
     if (state && state.content_sha256 === input.contentSha256) {
       if (state.transcript_sha256 === null) needTranscript.set(gongCallId, { callId: state.call_id, stored: null, changed: false });
@@ -227,7 +274,7 @@ async function storePage(options: ExecuteOptions, client: ReturnType<typeof crea
     const transcript = transcripts.get(gongCallId);
     const digest = transcript ? sha256(transcript) : null;
     if (transcript && digest !== wanted.stored) {
-      await storeGongTranscript(db, wanted.callId, transcript, digest!);
+      await storeGongTranscript(db, wanted.callId, storableTranscript(transcript), digest!);
       counts.transcripts_ingested++;
       if (!wanted.changed) counts.updated++;
     } else if (!wanted.changed) {
