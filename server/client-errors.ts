@@ -61,7 +61,10 @@ export function answerClientErrors(server: Server, handler: RequestListener, log
       serving.res.once('finish', send);
       serving.res.once('close', () => serving.res.writableFinished || socket.destroy());
     } else if (serving && !serving.req.complete && serving.res.headersSent) {
-      socket.destroy(); // already answering it: the framing is lost, nothing more can be said
+      // Already answering the broken one (a 401 before its body): let that answer finish, then
+      // close, as its framing is lost.
+      if (serving.res.writableFinished) socket.destroy();
+      else serving.res.once('close', () => socket.destroy());
     } else send();
   });
 
