@@ -152,12 +152,8 @@ test.describe('database faults', { tag: '@integration' }, () => {
     test.skip(!pgbouncerVersion() && !process.env.CI, 'pgbouncer is not installed (apt-get install pgbouncer)');
     const scratch = await scratchDatabase(db);
     // One server connection; a client waits at most 1 s for it, then PgBouncer drops the client
-    // with FATAL 08P01 "query_wait_timeout". (ignore_startup_parameters: session settings the
-    // service may send at startup, which this test does not need; scale-out.spec.ts covers them.)
-    const pooler = await startPgBouncer(scratch.url, {
-      poolSize: 1,
-      settings: { query_wait_timeout: '1', ignore_startup_parameters: 'options, statement_timeout, idle_in_transaction_session_timeout' },
-    });
+    // with FATAL 08P01 "query_wait_timeout" (well before the service's own deadline, 7.25 s).
+    const pooler = await startPgBouncer(scratch.url, { poolSize: 1, settings: { query_wait_timeout: '1' } });
     const holder = new pg.Client({ connectionString: pooler.urlFor(scratch.url), application_name: 'class-08-holder' });
     holder.on('error', () => {}); // its own failure, if any, shows in the queries below
     const server = await startOwnServer({

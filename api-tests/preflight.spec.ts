@@ -29,7 +29,7 @@ test.describe('configuration', () => {
   test('defaults are usable for local development', () => {
     const config = loadConfig({});
     expect(config.databaseUrl).toBeUndefined();
-    expect(config.pool).toEqual({ maxConnections: 10, acquireTimeoutMs: 2000, statementTimeoutMs: 5000, connectTimeoutMs: 3000, parseRows: true });
+    expect(config.pool).toEqual({ maxConnections: 10, acquireTimeoutMs: 2000, statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 60_000, connectTimeoutMs: 3000, parseRows: true });
     expect(config.migrateOnStart).toBe(true);
   });
 

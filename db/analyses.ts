@@ -3,7 +3,7 @@ import type * as s from 'zapatos/schema';
 import { z } from 'zod';
 import { decodeCursor, page } from './cursor.js';
 import type { Database } from './pool.js';
-import { jsonbValue, jsonObject, noRows, row, tableRow, timestamp, uuid } from './rows.js';
+import { jsonbValue, jsonObject, noRows, row, tableRow, timestamp, utc, uuid } from './rows.js';
 import { visibleAnalysis, visibleCall, type Scope } from './scope.js';
 
 type TimedExample = { start_ms: number; end_ms: number; summary: string };
@@ -45,13 +45,13 @@ const analysisRecord = tableRow<s.analyses.JSONSelectable>()({
 export type AnalysisRecord = z.infer<typeof analysisRecord>;
 const idRow = row({ id: uuid });
 
-// Built by PostgreSQL: numeric → JSON number, timestamptz → RFC 3339 (the session runs in UTC).
+// Built by PostgreSQL: numeric → JSON number, timestamptz → RFC 3339 in UTC (rows.ts, utc).
 const analysisJson = sql.fragment`json_build_object(
   'id', a.id, 'call_id', a.call_id, 'speaker_id', a.speaker_id, 'rep_id', a.rep_id, 'rep_email', a.rep_email,
   'scores', a.scores, 'overall_score', a.overall_score, 'strengths', a.strengths,
   'areas_for_improvement', a.areas_for_improvement, 'action_items', a.action_items,
   'specific_examples', a.specific_examples, 'coaching_notes', a.coaching_notes, 'analyst', a.analyst,
-  'rubric_version', a.rubric_version, 'raw_output', a.raw_output, 'created_at', a.created_at)`;
+  'rubric_version', a.rubric_version, 'raw_output', a.raw_output, 'created_at', ${utc(sql.fragment`a.created_at`)})`;
 
 function selectAnalysis(connection: CommonQueryMethods, analysisId: string, scope: Scope) {
   return connection.maybeOneFirst(sql.type(row({ analysis: analysisRecord }))`

@@ -12,7 +12,7 @@ import { mentionsTracker } from './gong-call-data.js';
 import { containsPattern } from './like.js';
 import type { Database } from './pool.js';
 import type { Precondition } from './precondition.js';
-import { jsonbValue, jsonObject, noRows, row, tableRow, timestamp, uuid } from './rows.js';
+import { jsonbValue, jsonObject, noRows, row, tableRow, timestamp, utc, uuid } from './rows.js';
 import { visibleCall, type Scope } from './scope.js';
 
 /** A speaker as callers describe it (the contract has already checked the values). */
@@ -97,18 +97,18 @@ export type CallRecord = z.infer<typeof callRecord>;
 /** A statement's single `id` column. */
 const idRow = row({ id: uuid });
 
-// Responses are assembled as JSON by PostgreSQL in one round trip; the session runs in UTC
-// (see pool.ts), so timestamps come out as RFC 3339 with a +00:00 offset.
+// Responses are assembled as JSON by PostgreSQL in one round trip; timestamps as RFC 3339 in UTC
+// whatever the session's time zone (rows.ts, utc).
 const speakerJson = sql.fragment`json_build_object(
   'id', sp.id, 'call_id', sp.call_id, 'name', sp.name, 'email', sp.email, 'role', sp.role,
   'company_side', sp.company_side, 'gong_speaker_id', sp.gong_speaker_id, 'title', sp.title, 'talk_time_seconds', sp.talk_time_seconds,
-  'talk_time_percentage', sp.talk_time_percentage, 'created_at', sp.created_at)`;
+  'talk_time_percentage', sp.talk_time_percentage, 'created_at', ${utc(sql.fragment`sp.created_at`)})`;
 
 const callJson = sql.fragment`json_build_object(
-  'id', c.id, 'gong_call_id', c.gong_call_id, 'title', c.title, 'scheduled_at', c.scheduled_at,
+  'id', c.id, 'gong_call_id', c.gong_call_id, 'title', c.title, 'scheduled_at', ${utc(sql.fragment`c.scheduled_at`)},
   'duration_seconds', c.duration_seconds, 'call_type', c.call_type, 'product', c.product,
-  'metadata', c.metadata, 'processed_at', c.processed_at, 'created_at', c.created_at,
-  'updated_at', c.updated_at,
+  'metadata', c.metadata, 'processed_at', ${utc(sql.fragment`c.processed_at`)},
+  'created_at', ${utc(sql.fragment`c.created_at`)}, 'updated_at', ${utc(sql.fragment`c.updated_at`)},
   'speakers', COALESCE(
     (SELECT json_agg(${speakerJson} ORDER BY sp.added_order) FROM speakers sp WHERE sp.call_id = c.id),
     '[]'::json))`;
@@ -194,7 +194,7 @@ export async function listCallsJson(db: Database, filters: CallFilters, scope: S
   const rows = await db.connect((connection) =>
     connection.any(sql.type(row({ call: z.string(), scheduled_at: timestamp, id: uuid }))`
       -- scheduled_at as in the call's JSON, so cursors read exactly as before.
-      SELECT (${callJson})::text AS call, to_json(c.scheduled_at) #>> '{}' AS scheduled_at, c.id
+      SELECT (${callJson})::text AS call, ${utc(sql.fragment`c.scheduled_at`)} AS scheduled_at, c.id
       FROM calls c
       WHERE ${sql.join(conditions, sql.fragment` AND `)}
       ORDER BY c.scheduled_at DESC, c.id DESC

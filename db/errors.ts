@@ -27,6 +27,17 @@ export class PoolTimeoutError extends Error {
 }
 
 /**
+ * A call to the database did not finish within its deadline (acquisition plus statement timeout,
+ * pool.ts): the wait was somewhere the pool cannot see, e.g. in a transaction pooler's queue.
+ */
+export class DeadlineError extends Error {
+  constructor(readonly deadlineMs: number) {
+    super(`The database did not answer within ${deadlineMs} ms`);
+    this.name = 'DeadlineError';
+  }
+}
+
+/**
  * What a database failure means to the caller, by PostgreSQL's SQLSTATE class
  * (https://www.postgresql.org/docs/current/errcodes-appendix.html):
  *   unavailable  the database or the connection to it is gone or out of resources (08, 53, 57P, 58,

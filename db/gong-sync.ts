@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { upsertCallInTransaction, type CallFields, type SpeakerInput } from './calls.js';
 import { decodeCursor, page } from './cursor.js';
 import type { Database } from './pool.js';
-import { noRows, row, timestamp, uuid } from './rows.js';
+import { noRows, row, timestamp, utc, uuid } from './rows.js';
 import { replaceTranscript, type GongMonologue } from './transcripts.js';
 
 const NO_ROWS = noRows;
@@ -52,14 +52,14 @@ const idRow = row({ id: uuid });
 
 const runJson = sql.fragment`json_build_object(
   'id', r.id, 'status', r.status, 'trigger', r.trigger,
-  'window', json_build_object('from', r.window_from, 'to', r.window_to),
+  'window', json_build_object('from', ${utc(sql.fragment`r.window_from`)}, 'to', ${utc(sql.fragment`r.window_to`)}),
   'counts', json_build_object(
     'pages', r.pages, 'calls_seen', r.calls_seen, 'created', r.created, 'updated', r.updated,
     'unchanged', r.unchanged, 'private_skipped', r.private_skipped, 'private_removed', r.private_removed,
     'transcripts_ingested', r.transcripts_ingested, 'requests', r.requests, 'rate_limited', r.rate_limited,
     'retries', r.retries),
-  'error', r.error, 'resume_after', r.resume_after, 'created_at', r.created_at, 'started_at', r.started_at,
-  'finished_at', r.finished_at, 'updated_at', r.updated_at)`;
+  'error', r.error, 'resume_after', ${utc(sql.fragment`r.resume_after`)}, 'created_at', ${utc(sql.fragment`r.created_at`)},
+  'started_at', ${utc(sql.fragment`r.started_at`)}, 'finished_at', ${utc(sql.fragment`r.finished_at`)}, 'updated_at', ${utc(sql.fragment`r.updated_at`)})`;
 
 export function createRun(db: Database, input: { trigger: RunTrigger; from: string; to: string }): Promise<SyncRun> {
   return db.transaction((transaction) =>
@@ -84,7 +84,7 @@ export async function listRuns(db: Database, options: { limit: number; cursor?: 
   const after = options.cursor ? decodeCursor(options.cursor, ['timestamp', 'uuid']) : null;
   const rows = await db.connect((connection) =>
     connection.any(sql.type(row({ run: syncRun, created_at: timestamp, id: uuid }))`
-      SELECT ${runJson} AS run, to_json(r.created_at) #>> '{}' AS created_at, r.id
+      SELECT ${runJson} AS run, ${utc(sql.fragment`r.created_at`)} AS created_at, r.id
       FROM gong_sync_runs r
       WHERE ${after ? sql.fragment`(r.created_at, r.id) < (${after[0]}::timestamptz, ${after[1]}::uuid)` : sql.fragment`TRUE`}
       ORDER BY r.created_at DESC, r.id DESC

@@ -1,5 +1,5 @@
 import { createPool, type DatabasePool, type DatabasePoolConnection, type DatabaseTransactionConnection } from 'slonik';
-import { PoolTimeoutError } from './errors.js';
+import { DeadlineError, PoolTimeoutError } from './errors.js';
 import { resultParser } from './rows.js';
 
 export type PoolOptions = {
@@ -8,7 +8,11 @@ export type PoolOptions = {
   maxConnections: number;
   /** How long a query waits for a free connection before PoolTimeoutError. */
   acquireTimeoutMs: number;
-  /** PostgreSQL cancels any statement running longer than this. */
+  /**
+   * The statement timeout PostgreSQL applies to this pool's sessions. Not sent by the pool (a
+   * pooler refuses startup parameters): the service makes it its role's default at start
+   * (session-defaults.ts). Here it bounds each call's deadline (see `connect`).
+   */
   statementTimeoutMs: number;
   /** How long opening a new connection may take. */
   connectTimeoutMs: number;
@@ -37,22 +41,29 @@ export type Database = {
 export const APPLICATION_NAME = 'call-coach-api';
 
 /**
- * Every session runs in UTC (so JSON built by PostgreSQL carries RFC 3339 UTC timestamps) and
- * names itself, so its connections can be told apart in pg_stat_activity.
+ * Each connection names itself, so it can be told apart in pg_stat_activity (a startup parameter
+ * PgBouncer passes on). Nothing else is sent at startup: time zone and timeouts are not ours to
+ * set there (rows.ts `utc`, session-defaults.ts).
  */
-function withSessionSettings(url: string): string {
+function withApplicationName(url: string): string {
   const parsed = new URL(url);
-  const options = parsed.searchParams.get('options');
-  parsed.searchParams.set('options', [options, '-c TimeZone=UTC'].filter(Boolean).join(' '));
   if (!parsed.searchParams.has('application_name')) parsed.searchParams.set('application_name', APPLICATION_NAME);
   return parsed.toString();
 }
 
+/**
+ * A call's deadline beyond acquisition plus statement timeout: a statement that times out on
+ * the server is reported as such (its own error) before the deadline fires.
+ */
+export const DEADLINE_MARGIN_MS = 250;
+
 /** One Slonik pool for the process, with an acquisition timeout Slonik itself does not have. */
 export async function createDatabase(options: PoolOptions): Promise<Database> {
-  const pool = await createPool(withSessionSettings(options.url), {
+  const pool = await createPool(withApplicationName(options.url), {
     maximumPoolSize: options.maxConnections,
-    statementTimeout: options.statementTimeoutMs,
+    // Not startup parameters (see above): the role's defaults in the database (session-defaults.ts).
+    statementTimeout: 'DISABLE_TIMEOUT',
+    idleInTransactionSessionTimeout: 'DISABLE_TIMEOUT',
     connectionTimeout: options.connectTimeoutMs,
     idleTimeout: 30_000,
     // Fail fast when PostgreSQL is down: a request should get its 503, not wait for retries.
@@ -68,30 +79,74 @@ export async function createDatabase(options: PoolOptions): Promise<Database> {
     resetConnection: async () => {},
   });
 
-  const connect = <T>(routine: (connection: DatabasePoolConnection) => Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    let abandoned = false;
-    const work = pool.connect(async (connection) => {
-      clearTimeout(timer);
-      // The caller gave up while this request waited in the queue: hand the connection back by
-      // returning (Slonik destroys a connection whose routine throws; after a crash, a queue of
-      // abandoned waiters would then destroy every new connection as it opened).
-      if (abandoned) return undefined as T;
-      return routine(connection);
+  const deadlineMs = options.acquireTimeoutMs + options.statementTimeoutMs + DEADLINE_MARGIN_MS;
+
+  /**
+   * Runs `routine` on a pooled connection within two bounds: PoolTimeoutError when no connection
+   * of this pool is free within acquireTimeoutMs; DeadlineError when the routine has not finished
+   * within `deadlineMs` of the call (a wait Slonik cannot see, in a transaction pooler's queue,
+   * or a statement the server did not cancel). The caller gets its error at once; the routine
+   * goes on in the background and its result is dropped. A transaction calls `commit()` before
+   * committing: past the deadline it throws (the transaction rolls back), else the deadline stops
+   * (a COMMIT runs on the server connection the transaction holds, so it queues nowhere).
+   */
+  function bounded<T>(routine: (connection: DatabasePoolConnection, commit: () => void) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let state = 'queued' as 'queued' | 'running' | 'committing' | 'expired';
+      const started = performance.now();
+      const expired = () => state === 'expired'; // (a function: TypeScript would narrow `state` across awaits)
+      const expire = (error: Error) => {
+        state = 'expired';
+        reject(error);
+      };
+      let timer = setTimeout(() => expire(new PoolTimeoutError(options.acquireTimeoutMs)), options.acquireTimeoutMs);
+      const commit = () => {
+        if (expired()) throw new DeadlineError(deadlineMs);
+        clearTimeout(timer);
+        state = 'committing';
+      };
+      pool
+        .connect(async (connection) => {
+          clearTimeout(timer);
+          // The caller gave up while this request waited in the queue: hand the connection back by
+          // returning (Slonik destroys a connection whose routine throws; after a crash, a queue of
+          // abandoned waiters would then destroy every new connection as it opened).
+          if (expired()) return undefined as T;
+          state = 'running';
+          timer = setTimeout(() => expire(new DeadlineError(deadlineMs)), deadlineMs - (performance.now() - started));
+          try {
+            return await routine(connection, commit);
+          } catch (error) {
+            // Rolled back because the deadline passed: the connection is clean, keep it.
+            if (error instanceof DeadlineError && expired()) return undefined as T;
+            throw error;
+          }
+        })
+        .then(
+          (value) => {
+            clearTimeout(timer);
+            if (!expired()) resolve(value);
+          },
+          (error: unknown) => {
+            clearTimeout(timer);
+            if (!expired()) reject(error);
+          },
+        );
     });
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        abandoned = true;
-        reject(new PoolTimeoutError(options.acquireTimeoutMs));
-      }, options.acquireTimeoutMs);
-    });
-    work.catch(() => {}); // its rejection, if it loses the race, is reported by `timeout`
-    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-  };
+  }
+
+  const connect = <T>(routine: (connection: DatabasePoolConnection) => Promise<T>): Promise<T> => bounded((connection) => routine(connection));
 
   return {
     connect,
-    transaction: (routine) => connect((connection) => connection.transaction(routine)),
+    transaction: (routine) =>
+      bounded((connection, commit) =>
+        connection.transaction(async (transaction) => {
+          const result = await routine(transaction);
+          commit(); // past the deadline the caller was answered 503: throws, so nothing is committed
+          return result;
+        }),
+      ),
     state: () => {
       const s = pool.state();
       return {

@@ -5,7 +5,7 @@ import { decodeCursor, page } from './cursor.js';
 import { containsPattern } from './like.js';
 import type { Database } from './pool.js';
 import type { Precondition } from './precondition.js';
-import { row, tableRow, timestamp, uuid } from './rows.js';
+import { row, tableRow, timestamp, utc, uuid } from './rows.js';
 import { UNRESTRICTED, type Scope } from './scope.js';
 
 const repRecord = tableRow<s.reps.JSONSelectable>()({
@@ -24,7 +24,7 @@ const idRow = row({ id: uuid });
 
 const repJson = sql.fragment`json_build_object(
   'id', r.id, 'email', r.email, 'name', r.name, 'role', r.role, 'manager_id', r.manager_id,
-  'created_at', r.created_at, 'updated_at', r.updated_at)`;
+  'created_at', ${utc(sql.fragment`r.created_at`)}, 'updated_at', ${utc(sql.fragment`r.updated_at`)})`;
 
 /** A condition on a row of `reps` aliased `r`: a `rep` sees only their own record. */
 function visibleRep(scope: Scope): FragmentSqlToken {
@@ -170,7 +170,8 @@ export function getRepInsights(
 ): Promise<RepInsightsRecord | null> {
   const bounds =
     'period' in window
-      ? sql.fragment`SELECT now() - ${PERIOD_INTERVALS[window.period]}::interval AS from_at, now() AS to_at`
+      ? // Months and days counted on the UTC calendar: timestamptz - interval counts them in the session's time zone.
+        sql.fragment`SELECT (now() AT TIME ZONE 'UTC' - ${PERIOD_INTERVALS[window.period]}::interval) AT TIME ZONE 'UTC' AS from_at, now() AS to_at`
       : sql.fragment`SELECT ${window.from}::timestamptz AS from_at, ${window.to}::timestamptz AS to_at`;
   return db.connect((connection) =>
     connection.maybeOneFirst(sql.type(row({ insights: repInsights }))`
@@ -219,7 +220,7 @@ export function getRepInsights(
       SELECT json_build_object(
         'rep_id', rep.id,
         'email', rep.email,
-        'period', json_build_object('from', bounds.from_at, 'to', bounds.to_at),
+        'period', json_build_object('from', ${utc(sql.fragment`bounds.from_at`)}, 'to', ${utc(sql.fragment`bounds.to_at`)}),
         'analyses_count', (SELECT count(*) FROM mine),
         'calls_analysed', (SELECT count(*) FROM period_calls),
         'overall_average', (SELECT round(avg(overall_score), 1) FROM mine),
@@ -237,7 +238,8 @@ export function getRepInsights(
           SELECT json_agg(json_build_object(
             'week_start', to_char(week, 'YYYY-MM-DD'), 'analyses', analyses, 'overall_average', round(overall, 1))
             ORDER BY week)
-          FROM (SELECT date_trunc('week', created_at) AS week, count(*) AS analyses, avg(overall_score) AS overall
+          -- Weeks start on Monday 00:00 UTC (a timestamp without time zone, so to_char prints it as is).
+          FROM (SELECT date_trunc('week', created_at AT TIME ZONE 'UTC') AS week, count(*) AS analyses, avg(overall_score) AS overall
                 FROM mine GROUP BY 1) w), '[]'::json),
         'skill_gaps', COALESCE((
           SELECT json_agg(json_build_object(
@@ -248,7 +250,7 @@ export function getRepInsights(
         'recent_wins', COALESCE((
           SELECT json_agg(json_build_object(
             'analysis_id', w.id, 'call_id', w.call_id, 'call_title', w.title, 'overall_score', w.overall_score,
-            'created_at', w.created_at) ORDER BY w.created_at DESC, w.id DESC)
+            'created_at', ${utc(sql.fragment`w.created_at`)}) ORDER BY w.created_at DESC, w.id DESC)
           FROM (SELECT m.id, m.call_id, c.title, m.overall_score, m.created_at
                 FROM mine m JOIN calls c ON c.id = m.call_id
                 WHERE m.overall_score >= 85

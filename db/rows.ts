@@ -11,7 +11,7 @@
  * Handlers then assign the parsed rows to the contract's types without casts, so a schema that
  * drifts from openapi.yaml fails the typecheck too.
  */
-import { SchemaValidationError, sql, type Interceptor, type SerializableValue } from 'slonik';
+import { SchemaValidationError, sql, type FragmentSqlToken, type Interceptor, type SerializableValue } from 'slonik';
 import type * as db from 'zapatos/db';
 import { z } from 'zod';
 
@@ -36,10 +36,19 @@ export const noRows = z.never();
 export const uuid = z.string().uuid();
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-/** A timestamptz as PostgreSQL writes it in JSON (the session runs in UTC: `…+00:00`). */
+/** A timestamptz as the queries write it (`utc` below): RFC 3339 with a `+00:00` offset. */
 export const timestamp = z.custom<db.TimestampTzString>((value) => typeof value === 'string' && RFC3339.test(value), {
   message: 'expected an RFC 3339 timestamp',
 });
+
+/**
+ * `timestamptz` as RFC 3339 in UTC whatever the session's TimeZone (a pooler's server connections
+ * run in the database's or the role's, which we do not set): the JSON form of the UTC wall time,
+ * which PostgreSQL writes like it wrote timestamptz in a UTC session, plus `+00:00`. NULL stays NULL.
+ */
+export function utc(value: FragmentSqlToken): FragmentSqlToken {
+  return sql.fragment`((to_json((${value}) AT TIME ZONE 'UTC') #>> '{}') || '+00:00')`;
+}
 
 /** A jsonb object (PostgreSQL only stores valid JSON, so its members are not walked). */
 export const jsonObject = z.custom<db.JSONObject>(

@@ -4,7 +4,7 @@ import type { Database } from './pool.js';
 import type { Precondition } from './precondition.js';
 import { decodeCursor, page } from './cursor.js';
 import { gongStats, gongStatsJson } from './gong-call-data.js';
-import { noRows, row, timestamp, uuid } from './rows.js';
+import { noRows, row, timestamp, utc, uuid } from './rows.js';
 import { visibleCall, type Scope } from './scope.js';
 
 /** Gong's v2 transcript of one call: one entry per monologue (the contract has checked it). */
@@ -211,7 +211,7 @@ export function searchQuery(scope: Scope, input: SearchInput) {
         LIMIT ${input.limit + 1}
       )
       SELECT json_build_object(
-        'segment_id', h.id, 'call_id', h.call_id, 'call_title', c.title, 'scheduled_at', c.scheduled_at,
+        'segment_id', h.id, 'call_id', h.call_id, 'call_title', c.title, 'scheduled_at', ${utc(sql.fragment`c.scheduled_at`)},
         'sequence_number', h.sequence_number, 'speaker_id', h.speaker_id, 'speaker_name', sp.name,
         'start_time_ms', h.start_time_ms, 'text', h.text,
         -- The text is HTML-escaped first, so the only markup in a snippet is our <mark>.

@@ -9,9 +9,8 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { claimRun, createRun, findUnfinishedRun, getRun, type ClaimedRun } from '../db/gong-sync.js';
 import { migrate } from '../db/migrate.js';
-import { createDatabase } from '../db/pool.js';
 import { ConfigError, loadConfig } from '../server/config.js';
-import { resolveDatabase } from '../server/database-startup.js';
+import { openPool, resolveDatabase } from '../server/database-startup.js';
 import { executeRun, leaseOwner, type RunOutcome } from '../server/gong-sync.js';
 
 const say = (line: string) => process.stderr.write(`gong-sync: ${line}\n`);
@@ -51,7 +50,8 @@ if (!auth) fail('Gong credentials are not set: GONG_ACCESS_KEY and GONG_ACCESS_K
 // Library logs (embedded PostgreSQL) go to stderr with the progress; stdout carries the result only.
 const logger = pino({ level: config.logLevel === 'info' ? 'warn' : config.logLevel }, pino.destination(2));
 const target = await resolveDatabase(config, logger);
-const db = await createDatabase({ url: target.url, ...config.pool });
+// The pool as the service opens it (the timeouts made the role's defaults first).
+const db = await openPool(target.url, config);
 const stopping = new AbortController();
 let exitCode = 1;
 try {

@@ -24,7 +24,15 @@ export type Config = {
     /** As root: where the embedded binaries are copied to (and the default data folder lives). */
     systemDir: string;
   };
-  pool: { maxConnections: number; acquireTimeoutMs: number; statementTimeoutMs: number; connectTimeoutMs: number; parseRows: boolean };
+  pool: {
+    maxConnections: number;
+    acquireTimeoutMs: number;
+    statementTimeoutMs: number;
+    /** PostgreSQL ends a session left idle inside a transaction this long. */
+    idleInTransactionTimeoutMs: number;
+    connectTimeoutMs: number;
+    parseRows: boolean;
+  };
   migrateOnStart: boolean;
   jwtSecret: string;
   /** How tokens are verified beyond the signature (server/auth.ts). */
@@ -220,6 +228,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxConnections: integer(env, 'DB_POOL_MAX', 10, 1, 500),
       acquireTimeoutMs: integer(env, 'DB_ACQUIRE_TIMEOUT_MS', 2000, 1, 600_000),
       statementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 5000, 1, 3_600_000),
+      idleInTransactionTimeoutMs: integer(env, 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000, 1, 3_600_000),
       connectTimeoutMs: integer(env, 'DB_CONNECT_TIMEOUT_MS', 3000, 1, 600_000),
       // Rows are checked in development and tests; production skips the cost (docs/benchmarks.md).
       parseRows: flag(env, 'DB_PARSE_ROWS', nodeEnv !== 'production'),

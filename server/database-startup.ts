@@ -1,5 +1,6 @@
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { createDatabase, type Database } from '../db/pool.js';
+import { applySessionDefaults } from '../db/session-defaults.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 
@@ -22,14 +23,16 @@ export async function resolveDatabase(config: Config, logger: Logger): Promise<D
 }
 
 /**
- * The process's one pool, once it has opened a first connection: a wrong password, a missing
- * database or a pooler refusing the connection's startup parameters stop the start here, with a
- * message, instead of failing every request later.
+ * The process's one pool, once it has opened a first connection and made the timeouts its role's
+ * defaults in the database (db/session-defaults.ts): a wrong password, a missing database or a
+ * pooler refusing the connection stop the start here, with a message, instead of failing every
+ * request later.
  */
 export async function openPool(url: string, config: Config): Promise<Database> {
   const db = await createDatabase({ url, ...config.pool });
   try {
     await db.pool.connect(async () => {});
+    await applySessionDefaults(db, config.pool);
   } catch (error) {
     await db.end().catch(() => {});
     throw error;

@@ -4,6 +4,7 @@ import {
   databaseFault,
   ForeignKeyIntegrityConstraintViolationError,
   NotNullIntegrityConstraintViolationError,
+  DeadlineError,
   PoolTimeoutError,
   StatementCancelledError,
   StatementTimeoutError,
@@ -76,6 +77,12 @@ export function toProblem(error: unknown): HttpProblem {
   }
   if (error instanceof PoolTimeoutError) {
     return new HttpProblem(503, `Every database connection stayed busy for ${error.timeoutMs} ms; retry shortly.`, {
+      headers: { 'Retry-After': '1' },
+    });
+  }
+  if (error instanceof DeadlineError) {
+    // Most often the wait was in a transaction pooler's queue (every server connection busy).
+    return new HttpProblem(503, `The database did not answer within ${error.deadlineMs} ms; nothing was stored. Retry shortly.`, {
       headers: { 'Retry-After': '1' },
     });
   }

@@ -195,7 +195,8 @@ const startupRefused: Rule = (error, context) => {
   if (!refused) return undefined;
   return (
     `${where(context)} refused the connection's startup (${refused[0]}): it is a connection pooler such as PgBouncer, not PostgreSQL. ` +
-    'Point DATABASE_URL at PostgreSQL itself, or let the pooler ignore the parameter (PgBouncer: ignore_startup_parameters).'
+    'The service itself sends none but application_name: remove the parameter from DATABASE_URL (e.g. ?options=), ' +
+    'or let the pooler ignore it (PgBouncer: ignore_startup_parameters).'
   );
 };
 

@@ -20,10 +20,13 @@ export type PgBouncer = {
   stop: () => Promise<void>;
 };
 
-/** `settings`: more [pgbouncer] settings (e.g. `query_wait_timeout`), by name. */
+/**
+ * `users`: more logins the pooler accepts (auth_type plain), beside the upstream URL's;
+ * `settings`: more [pgbouncer] settings (e.g. `query_wait_timeout`), by name.
+ */
 export async function startPgBouncer(
   upstreamUrl: string,
-  options: { poolSize: number; settings?: Record<string, string> },
+  options: { poolSize: number; users?: { name: string; password: string }[]; settings?: Record<string, string> },
 ): Promise<PgBouncer> {
   if (!PGBOUNCER) throw new Error('pgbouncer is not installed (Debian: apt-get install pgbouncer)');
   const upstream = new URL(upstreamUrl);
@@ -32,7 +35,8 @@ export async function startPgBouncer(
   await chmod(dir, 0o755);
   const user = decodeURIComponent(upstream.username);
   const password = decodeURIComponent(upstream.password);
-  await writeFile(path.join(dir, 'userlist.txt'), `"${user}" "${password}"\n`, { mode: 0o644 });
+  const logins = [{ name: user, password }, ...(options.users ?? [])];
+  await writeFile(path.join(dir, 'userlist.txt'), logins.map((login) => `"${login.name}" "${login.password}"\n`).join(''), { mode: 0o644 });
   await writeFile(
     path.join(dir, 'pgbouncer.ini'),
     [
