@@ -128,11 +128,14 @@ const callTextRow = row({ call: z.string() });
  * parsing it into objects here only to serialise them again.
  */
 export function getCallJson(db: Database, callId: string, scope: Scope): Promise<string | null> {
-  return db.connect((connection) =>
-    connection.maybeOneFirst(sql.type(callTextRow)`
-      SELECT ${callText} AS call FROM calls c
-      WHERE c.id = ${callId} AND ${visibleCall(scope, 'c')}`),
-  );
+  return db.connect((connection) => connection.maybeOneFirst(callJsonQuery(callId, scope)));
+}
+
+/** The statement getCallJson sends (also run as plain SQL by the bench's node+pg floor, so both send the same). */
+export function callJsonQuery(callId: string, scope: Scope) {
+  return sql.type(callTextRow)`
+    SELECT ${callText} AS call FROM calls c
+    WHERE c.id = ${callId} AND ${visibleCall(scope, 'c')}`;
 }
 
 /**

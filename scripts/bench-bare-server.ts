@@ -11,34 +11,29 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import pg from 'pg';
-import { createCall, getCallJson, type CallInput } from '../db/calls.js';
+import { callJsonQuery, createCall, getCallJson, type CallInput } from '../db/calls.js';
 import { createDatabase } from '../db/pool.js';
 import { UNRESTRICTED } from '../db/scope.js';
 
 const POOL_MAX = Number(process.env.DB_POOL_MAX ?? 10);
 
-const CALL_JSON = `
-  json_build_object(
-    'id', c.id, 'gong_call_id', c.gong_call_id, 'title', c.title, 'scheduled_at', c.scheduled_at,
-    'duration_seconds', c.duration_seconds, 'call_type', c.call_type, 'product', c.product,
-    'metadata', c.metadata, 'processed_at', c.processed_at, 'created_at', c.created_at,
-    'updated_at', c.updated_at,
-    'speakers', COALESCE(
-      (SELECT json_agg(json_build_object(
-        'id', sp.id, 'call_id', sp.call_id, 'name', sp.name, 'email', sp.email, 'role', sp.role,
-        'company_side', sp.company_side, 'gong_speaker_id', sp.gong_speaker_id, 'talk_time_seconds', sp.talk_time_seconds,
-        'talk_time_percentage', sp.talk_time_percentage, 'created_at', sp.created_at) ORDER BY sp.added_order)
-       FROM speakers sp WHERE sp.call_id = c.id),
-      '[]'::json))::text`;
+/**
+ * The call-with-speakers statement db/calls.ts sends (its text, `$1` for the id), so this floor
+ * asks PostgreSQL for exactly what the service and the Slonik floor ask for.
+ */
+const SELECT_CALL = (() => {
+  const query = callJsonQuery('00000000-0000-4000-8000-000000000000', UNRESTRICTED);
+  if (query.values.length !== 1) throw new Error('callJsonQuery no longer takes only the call id: update bench-bare-server');
+  return query.sql;
+})();
 
 type Store = { get: (id: string) => Promise<string | null>; create: (input: CallInput) => Promise<string> };
 
 function pgStore(): Store {
-  const url = new URL(process.env.DATABASE_URL!);
-  url.searchParams.set('options', '-c TimeZone=UTC');
-  const pool = new pg.Pool({ connectionString: url.toString(), max: POOL_MAX });
+  // No session settings: the statement formats its timestamps in UTC itself, as the service's do.
+  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL!, max: POOL_MAX });
   return {
-    get: async (id) => (await pool.query<{ call: string }>(`SELECT ${CALL_JSON} AS call FROM calls c WHERE c.id = $1`, [id])).rows[0]?.call ?? null,
+    get: async (id) => (await pool.query<{ call: string }>(SELECT_CALL, [id])).rows[0]?.call ?? null,
     create: async (input) => {
       const client = await pool.connect();
       try {
@@ -56,7 +51,7 @@ function pgStore(): Store {
            FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[], $6::text[]) AS input(name, email, role, company_side, gong_speaker_id)`,
           [rows[0]!.id, column('name'), column('email'), column('role'), column('company_side'), column('gong_speaker_id')],
         );
-        const call = (await client.query<{ call: string }>(`SELECT ${CALL_JSON} AS call FROM calls c WHERE c.id = $1`, [rows[0]!.id])).rows[0]!.call;
+        const call = (await client.query<{ call: string }>(SELECT_CALL, [rows[0]!.id])).rows[0]!.call;
         await client.query('COMMIT');
         return call;
       } catch (error) {
