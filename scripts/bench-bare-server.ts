@@ -24,7 +24,7 @@ const POOL_MAX = Number(process.env.DB_POOL_MAX ?? 10);
 const SELECT_CALL = (() => {
   const query = callJsonQuery('00000000-0000-4000-8000-000000000000', UNRESTRICTED);
   if (query.values.length !== 1) throw new Error('callJsonQuery no longer takes only the call id: update bench-bare-server');
-  return query.sql;
+  return query.sql.replaceAll('$slonik_1', '$1'); // Slonik's placeholder, which its driver renames for pg
 })();
 
 type Store = { get: (id: string) => Promise<string | null>; create: (input: CallInput) => Promise<string> };
