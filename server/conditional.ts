@@ -22,16 +22,27 @@ function text(body: Representation): string {
   return typeof body === 'string' ? body : JSON.stringify(body);
 }
 
-/** The strong entity tag of a representation in a content coding (quoted, as the ETag field carries it). */
-export function entityTag(body: Representation, coding: ContentCoding = 'identity'): string {
-  const digest = hash('sha256', text(body), 'base64url');
+/** The codings a representation may be sent in (compression.ts), identity first. */
+const CODINGS: readonly ContentCoding[] = ['identity', 'gzip', 'br'];
+
+/** The strong entity tag of the representation with `digest` in `coding` (quoted, as the ETag field carries it). */
+function tagOf(digest: string, coding: ContentCoding): string {
   return coding === 'identity' ? `"${digest}"` : `"${digest}-${coding}"`;
 }
 
-/** The tags of a representation in each coding it may be sent in, identity first. */
+function digestOf(body: Representation): string {
+  return hash('sha256', text(body), 'base64url');
+}
+
+/** The strong entity tag of a representation in a content coding. */
+export function entityTag(body: Representation, coding: ContentCoding = 'identity'): string {
+  return tagOf(digestOf(body), coding);
+}
+
+/** The tags of a representation in each coding it may be sent in, identity first (one hash). */
 function everyCodingsTag(body: Representation): string[] {
-  const digest = hash('sha256', text(body), 'base64url');
-  return [`"${digest}"`, `"${digest}-gzip"`, `"${digest}-br"`];
+  const digest = digestOf(body);
+  return CODINGS.map((coding) => tagOf(digest, coding));
 }
 
 type EntityTag = { weak: boolean; opaque: string };

@@ -87,10 +87,11 @@ export function matchRoutes(routes: Route[]): Middleware {
   for (const route of routes) {
     const { path, method } = route.operation;
     const segment = firstSegment(path);
-    if (!templates.has(segment)) templates.set(segment, new Map());
-    const methods = templates.get(segment)!;
-    if (!methods.has(path)) methods.set(path, new Map());
-    methods.get(path)!.set(method, route);
+    const paths = templates.get(segment) ?? new Map<string, Map<string, Route>>();
+    templates.set(segment, paths);
+    const byMethod = paths.get(path) ?? new Map<string, Route>();
+    paths.set(path, byMethod);
+    byMethod.set(method, route);
   }
   const routers = new Map<string, ReturnType<Router['routes']>>();
   for (const [segment, paths] of templates) {
