@@ -62,7 +62,7 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
   app.use(securityHeaders);
   app.use(corsFor(config.corsOrigins)); // a listed origin's preflight is answered here
   app.use(compression);
-  app.use(problemErrors);
+  app.use(problemErrors(logger));
   app.use(serveDocsAssets);
   // 2. match the operation (404, 405)
   app.use(matchRoutes(routes));
