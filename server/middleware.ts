@@ -15,22 +15,21 @@ export function requestId(ctx: Context, next: Next): Promise<void> {
 }
 
 /**
- * One log line per request, when `info` is on: at `warn` (production) a successful request
- * costs no logging work at all. The line carries the request id as a field, not through a child
- * logger: a per-request accessor or child on ctx.state made V8 keep new shapes per request
- * (twice the promotion, ~20 µs of GC per GET: docs/benchmarks.md, fifth round).
+ * Times each request once, for its metrics series (`record`) and, when `info` is on, its log
+ * line: at `warn` (production) a successful request costs no logging work at all. The line
+ * carries the request id as a field: a per-request accessor or child logger on ctx.state made
+ * V8 keep new shapes per request (twice the promotion; docs/benchmarks.md, fifth round).
  */
-export function requestLogger(logger: Logger) {
+export function observeRequests(logger: Logger, record: (ctx: Context, seconds: number) => void) {
   return async (ctx: Context, next: Next): Promise<void> => {
     const started = performance.now();
     try {
       await next();
     } finally {
+      const ms = performance.now() - started;
+      record(ctx, ms / 1000);
       if (logger.isLevelEnabled('info')) {
-        logger.info(
-          { request_id: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, ip: ctx.ip, ms: Math.round(performance.now() - started) },
-          'request',
-        );
+        logger.info({ request_id: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, ip: ctx.ip, ms: Math.round(ms) }, 'request');
       }
     }
   };
