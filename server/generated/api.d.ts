@@ -388,8 +388,12 @@ export interface paths {
         put?: never;
         /**
          * Store a coaching analysis of one rep on a call
-         * @description The rep (`rep_email`) must be a speaker of the call. `overall_score` defaults to the
-         *     rounded mean of `scores`. Marks the call processed. Needs the `admin` or `service` role.
+         * @description The rep (`rep_email`) must be one of our own staff who spoke on the call: a speaker of the
+         *     call on the company side (a rep). An analysis scores a rep, so the email of a prospect or
+         *     customer on the call is a `400` naming `/rep_email`, like an email nobody on the call has.
+         *     Each example's `end_ms` must not be before its `start_ms` (a `400` naming that `end_ms`).
+         *     `overall_score` is stored as sent, to the last digit; it defaults to the mean of `scores`
+         *     rounded to a whole point. Marks the call processed. Needs the `admin` or `service` role.
          */
         post: operations["createAnalysis"];
         delete?: never;
@@ -1081,10 +1085,22 @@ export interface components {
             data: components["schemas"]["GongSyncRun"][];
             next_cursor: components["schemas"]["NextCursor"];
         };
+        /**
+         * @description A stretch of the call, in milliseconds from its start. `end_ms` must not be before
+         *     `start_ms` (equal marks a moment): a JSON schema cannot compare two fields, so the service
+         *     checks it and answers a `400` whose `errors` name each offending `end_ms`, e.g.
+         *     `/specific_examples/good/3/end_ms`. Nothing is stored then.
+         */
         TimedExample: {
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description Milliseconds from call start.
+             */
             start_ms: number;
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description Milliseconds from call start; not before `start_ms`.
+             */
             end_ms: number;
             summary: string;
         };
@@ -1093,14 +1109,14 @@ export interface components {
         AnalysisCreate: {
             /**
              * Format: email
-             * @description The rep analysed; a speaker of the call.
+             * @description The rep analysed: a company-side speaker of the call (not a prospect or customer).
              */
             rep_email: string;
             /** @description Per-dimension scores 0–100: discovery, product_knowledge, objection_handling, engagement, and role-specific extras. */
             scores: {
                 [key: string]: components["schemas"]["Score"];
             };
-            /** @description Defaults to the rounded mean of `scores`. */
+            /** @description Stored and answered as sent (no rounding); defaults to the mean of `scores` rounded to a whole point. */
             overall_score?: number;
             strengths?: components["schemas"]["TextList"];
             areas_for_improvement?: components["schemas"]["TextList"];
@@ -1326,6 +1342,22 @@ export interface components {
         };
         /** @description The request is malformed or does not match the contract; `errors` lists each fault. */
         BadRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The body does not match the contract, an example ends before it starts, or `rep_email` is
+         *     not a company-side speaker of the call (nobody on the call, or a prospect or customer);
+         *     `errors` lists each fault. Nothing was stored.
+         */
+        AnalysisBadRequest: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
@@ -2446,7 +2478,7 @@ export interface operations {
                     "application/json": components["schemas"]["Analysis"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["AnalysisBadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
