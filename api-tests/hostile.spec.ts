@@ -283,3 +283,73 @@ test.describe('operations without parameters ignore a query string (they declare
     expect((await response.json()).errors).toContainEqual({ location: 'query', path: '/probe', message: 'is not a known property' });
   });
 });
+
+test.describe('keys of free-form objects are bounded (x-max-key-length), never stored at any length', { tag: '@integration' }, () => {
+  const long = (length: number) => 'k'.repeat(length);
+
+  test('createCall: a metadata key of 201 characters is a 400 naming /metadata; 200, or 200 emoji, is stored', async ({ api, db, trackCall }) => {
+    const call = newCall({ metadata: { direction: 'Outbound', [long(201)]: 1 } });
+    const refused = await api.post('/calls', call);
+    expect(refused.status()).toBe(400);
+    const problem = await refused.json();
+    expect(problem.errors).toEqual([{ location: 'body', path: '/metadata', message: 'must NOT have keys longer than 200 characters (one has 201)' }]);
+    expect(problem.detail).not.toContain(long(201));
+    expect(await db.pool.exists(sql.unsafe`SELECT 1 FROM calls WHERE gong_call_id = ${String(call.gong_call_id)}`)).toBe(false);
+
+    // Characters, as maxLength counts them: 200 emoji are 400 UTF-16 units.
+    const metadata = { [long(200)]: 1, ['😀'.repeat(200)]: 2 };
+    const stored = await api.post('/calls', newCall({ metadata }));
+    expect(stored.status()).toBe(201);
+    const created = await stored.json();
+    trackCall(created.id);
+    expect(created.metadata).toEqual(metadata);
+  });
+
+  test('a megabyte key is refused without being echoed', async ({ api }) => {
+    const response = await api.patch(`/calls/00000000-0000-4000-8000-000000000000`, { metadata: { [long(900_000)]: true } });
+    expect(response.status()).toBe(400);
+    const text = await response.text();
+    expect(text.length).toBeLessThan(2000);
+    expect(JSON.parse(text).errors).toEqual([{ location: 'body', path: '/metadata', message: 'must NOT have keys longer than 200 characters (one has 900000)' }]);
+  });
+
+  test('createAnalysis: a scores dimension over 100 characters and a raw_output key over 200 are 400s naming each object', async ({ api, db, trackCall }) => {
+    const body = newCall();
+    const created = await api.post('/calls', body);
+    expect(created.status()).toBe(201);
+    const call = await created.json();
+    trackCall(call.id);
+    const analysis = {
+      rep_email: (body.speakers as { email: string }[])[0]!.email,
+      scores: { discovery: 80, [long(101)]: 70 },
+      raw_output: { [long(201)]: 'x' },
+      analyst: 'coach',
+      rubric_version: '1',
+    };
+    const response = await api.post(`/calls/${call.id}/analyses`, analysis);
+    expect(response.status()).toBe(400);
+    expect((await response.json()).errors).toEqual([
+      { location: 'body', path: '/scores', message: 'must NOT have keys longer than 100 characters (one has 101)' },
+      { location: 'body', path: '/raw_output', message: 'must NOT have keys longer than 200 characters (one has 201)' },
+    ]);
+    expect(await db.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM analyses WHERE call_id = ${call.id}`)).toBe(0);
+    const fits = await api.post(`/calls/${call.id}/analyses`, { ...analysis, scores: { [long(100)]: 70 }, raw_output: { [long(200)]: 'x' } });
+    expect(fits.status()).toBe(201);
+  });
+
+  test('the Gong webhook: an extra key over 200 characters in the payload or a party is a 400 naming where', async ({ api }) => {
+    const key = testEnvironment().gong.urlKey;
+    const payload = (extra: Record<string, unknown>, party: Record<string, unknown> = {}) => ({
+      ...extra,
+      callData: { metaData: { id: String(newCall().gong_call_id), scheduled: '2026-11-05T10:00:00Z' }, parties: [{ id: '1', affiliation: 'Internal', ...party }] },
+    });
+    for (const [body, path] of [
+      [payload({ [long(201)]: 1 }), '/'],
+      [payload({}, { [long(201)]: 1 }), '/callData/parties/0'],
+    ] as const) {
+      const response = await api.as(null).post(`/webhooks/gong?key=${encodeURIComponent(key)}`, body);
+      expect(response.status(), path).toBe(400);
+      expect((await response.json()).errors).toEqual([{ location: 'body', path, message: 'must NOT have keys longer than 200 characters (one has 201)' }]);
+    }
+  });
+});
