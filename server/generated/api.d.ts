@@ -719,7 +719,11 @@ export interface components {
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
-            /** @description Gong's raw call metadata, kept as given (no NUL characters, no `__proto__` keys); at most 100 members at its top level. */
+            /**
+             * @description Gong's raw call metadata, kept as given (no NUL characters, no `__proto__` keys); at most
+             *     100 members at its top level, each key at most 200 characters. What nests inside is
+             *     bounded by the body limit and the nesting depth.
+             */
             metadata?: Record<string, unknown>;
             /** @description Speakers to create with the call, in the same transaction. */
             speakers?: components["schemas"]["SpeakerCreate"][];
@@ -783,7 +787,7 @@ export interface components {
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
-            /** @description As in CallCreate: at most 100 members at its top level. */
+            /** @description As in CallCreate: at most 100 members at its top level, keys of at most 200 characters. */
             metadata?: Record<string, unknown>;
             /** Format: date-time */
             processed_at?: string | null;
@@ -795,7 +799,7 @@ export interface components {
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
-            /** @description As in CallCreate: at most 100 members at its top level. */
+            /** @description As in CallCreate: at most 100 members at its top level, keys of at most 200 characters. */
             metadata?: Record<string, unknown>;
             speakers?: components["schemas"]["SpeakerCreate"][];
         };
@@ -1112,7 +1116,7 @@ export interface components {
              * @description The rep analysed: a company-side speaker of the call (not a prospect or customer).
              */
             rep_email: string;
-            /** @description Per-dimension scores 0–100: discovery, product_knowledge, objection_handling, engagement, and role-specific extras. */
+            /** @description Per-dimension scores 0–100: discovery, product_knowledge, objection_handling, engagement, and role-specific extras; at most 30 dimensions, each named in at most 100 characters. */
             scores: {
                 [key: string]: components["schemas"]["Score"];
             };
@@ -1129,7 +1133,7 @@ export interface components {
             /** @description A model name or a human coach. */
             analyst: string;
             rubric_version: string;
-            /** @description The analyst's full output, kept as given; at most 100 members at its top level. */
+            /** @description The analyst's full output, kept as given; at most 100 members at its top level, keys of at most 200 characters (what nests inside is bounded by the body limit and the nesting depth). */
             raw_output?: Record<string, unknown> | null;
         };
         TextList: string[];
@@ -1263,7 +1267,7 @@ export interface components {
         /**
          * @description What a Gong automation rule posts; fields beyond these are accepted and ignored. Gong's
          *     objects have far fewer members than their bounds here (50 for the payload, `callData` and
-         *     each party, 100 for `metaData`).
+         *     each party, 100 for `metaData`), and shorter keys than their bound of 200 characters.
          */
         GongWebhookPayload: {
             isTest?: boolean;
