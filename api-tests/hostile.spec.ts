@@ -7,8 +7,9 @@
  * a 400 they do not declare. Raw sockets (node:net) where no HTTP client would send the bytes.
  */
 import net from 'node:net';
+import type { Database } from '../db/pool.js';
 import { expectMatchesContract, expectProtocolLevelProblem } from './support/contract.js';
-import { expect, newCall, sql, test } from './support/fixtures.js';
+import { expect, newCall, setupBody, sql, test, uniqueEmail, uniqueGongId } from './support/fixtures.js';
 import { testEnvironment } from './support/test-environment.js';
 import { signToken } from './support/tokens.js';
 
@@ -351,5 +352,78 @@ test.describe('keys of free-form objects are bounded (x-max-key-length), never s
       expect(response.status(), path).toBe(400);
       expect((await response.json()).errors).toEqual([{ location: 'body', path, message: 'must NOT have keys longer than 200 characters (one has 201)' }]);
     }
+  });
+});
+
+test.describe('one person once per call: duplicates are refused, never stored twice or silently merged', { tag: '@integration' }, () => {
+  const speaker = (email: string, extra: Record<string, unknown> = {}) => ({ name: 'Sarah Chen', email, role: 'ae', company_side: true, ...extra });
+  const speakersOf = (db: Database, callId: string) =>
+    db.pool.any(sql.unsafe`SELECT name, email, gong_speaker_id FROM speakers WHERE call_id = ${callId} ORDER BY added_order`);
+
+  test('createCall with one email in two cases: 409, and nothing is stored', async ({ api, db }) => {
+    const email = uniqueEmail('sarah');
+    const call = newCall({ speakers: [speaker(email.toUpperCase()), speaker(email)] });
+    const response = await api.post('/calls', call);
+    expect(response.status()).toBe(409);
+    expect((await response.json()).detail).toBe('Two speakers of one call cannot share an email address (compared case-insensitively).');
+    expect(await db.pool.exists(sql.unsafe`SELECT 1 FROM calls WHERE gong_call_id = ${String(call.gong_call_id)}`)).toBe(false);
+  });
+
+  test('addSpeaker with a stored email in another case: 409, and the call keeps one speaker of that email', async ({ api, db, trackCall }) => {
+    const call = await setupBody(api.post('/calls', newCall()), 201);
+    trackCall(call.id);
+    const email = call.speakers[0].email as string;
+    const response = await api.post(`/calls/${call.id}/speakers`, speaker(email.toUpperCase(), { role: 'se' }));
+    expect(response.status()).toBe(409);
+    expect(await db.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM speakers WHERE call_id = ${call.id} AND lower(email) = ${email}`)).toBe(1);
+    // The call stays upsertable by that email (a stored pair made every later upsert a 409).
+    const upsert = await api.put(`/calls/by-gong-id/${call.gong_call_id}`, { title: call.title, scheduled_at: call.scheduled_at, speakers: [speaker(email, { name: 'Sarah C.' })] });
+    expect(upsert.status()).toBe(200);
+  });
+
+  test('an upsert whose two speakers match one stored speaker (by email and by gong_speaker_id): 409 naming both, and nothing changes', async ({ api, db, trackCall }) => {
+    const gongId = uniqueGongId();
+    const [sarah, priya] = [uniqueEmail('sarah'), uniqueEmail('priya')];
+    const base = { title: 'Acme call', scheduled_at: '2026-11-02T15:00:00Z' };
+    const call = await setupBody(api.put(`/calls/by-gong-id/${gongId}`, { ...base, speakers: [speaker(sarah, { gong_speaker_id: '101' })] }), 201);
+    trackCall(call.id);
+    const before = await speakersOf(db, call.id);
+    const response = await api.put(`/calls/by-gong-id/${gongId}`, {
+      ...base,
+      title: 'Acme call, renamed',
+      speakers: [speaker(sarah, { name: 'Sarah C.' }), speaker(priya, { name: 'Priya Raman', gong_speaker_id: '101' })],
+    });
+    expect(response.status()).toBe(409);
+    expect((await response.json()).detail).toBe(
+      `speakers/0 and speakers/1 both match the call's stored speaker ${call.speakers[0].id} (by email or gong_speaker_id); ` +
+        'send that person once, or correct the email or gong_speaker_id. Nothing was stored.',
+    );
+    expect(await speakersOf(db, call.id)).toEqual(before);
+    expect(await db.pool.oneFirst(sql.unsafe`SELECT title FROM calls WHERE id = ${call.id}`)).toBe('Acme call');
+  });
+
+  test("a Gong delivery whose party takes another stored speaker's speaker id: a declared 409, recorded as failed, nothing changes", async ({ api, db, trackCall, cleanup }) => {
+    const gongId = uniqueGongId();
+    const [sarah, priya] = [uniqueEmail('sarah'), uniqueEmail('priya')];
+    const call = await setupBody(
+      api.put(`/calls/by-gong-id/${gongId}`, {
+        title: 'Acme call',
+        scheduled_at: '2026-11-02T15:00:00Z',
+        speakers: [speaker(sarah, { gong_speaker_id: '101' }), speaker(priya, { name: 'Priya Raman', gong_speaker_id: '102' })],
+      }),
+      201,
+    );
+    trackCall(call.id);
+    const before = await speakersOf(db, call.id);
+    const deliveryId = `conflict-${gongId}`;
+    cleanup.add('delete webhook event', () => db.pool.query(sql.unsafe`DELETE FROM webhook_events WHERE delivery_id = ${deliveryId}`));
+    const response = await api.as(null).post(
+      `/webhooks/gong?key=${encodeURIComponent(testEnvironment().gong.urlKey)}`,
+      { callData: { metaData: { id: gongId, scheduled: '2026-11-02T15:00:00Z' }, parties: [{ id: '1', emailAddress: sarah, speakerId: '102', affiliation: 'Internal' }] } },
+      { headers: { 'X-Gong-Delivery-Id': deliveryId } },
+    );
+    expect(response.status()).toBe(409);
+    expect(await speakersOf(db, call.id)).toEqual(before);
+    expect(await db.pool.oneFirst(sql.unsafe`SELECT status FROM webhook_events WHERE delivery_id = ${deliveryId}`)).toBe('failed');
   });
 });

@@ -342,10 +342,28 @@ export async function upsertCallInTransaction(
   return { call: (await selectCall(transaction, id))!, created: inserted !== null };
 }
 
-async function upsertSpeakers(transaction: DatabaseTransactionConnection, callId: string, speakers: readonly SpeakerInput[]) {
-  // One statement: match each given speaker to a stored one, update what differs, add the rest.
-  await transaction.any(sql.type(idRow)`
-    WITH matched AS (
+/**
+ * Two speakers of one upsert that match one stored speaker (one by email, the other by Gong
+ * speaker id): applying both would make the second overwrite the first, and one person sent would
+ * silently vanish. The write conflicts with what is stored, so nothing is written.
+ */
+export class SpeakersMatchOneStoredError extends Error {
+  constructor(
+    readonly first: number,
+    readonly second: number,
+    readonly speakerId: string,
+  ) {
+    super(
+      `speakers/${first} and speakers/${second} both match the call's stored speaker ${speakerId} (by email or gong_speaker_id); ` +
+        'send that person once, or correct the email or gong_speaker_id. Nothing was stored.',
+    );
+    this.name = 'SpeakersMatchOneStoredError';
+  }
+}
+
+/** Each given speaker (g.*) with the stored speaker of the call it matches (speaker_id, or null: new). */
+function matchedSpeakers(callId: string, speakers: readonly SpeakerInput[]): FragmentSqlToken {
+  return sql.fragment`
       SELECT g.*, (
         SELECT s.id FROM speakers s
         WHERE s.call_id = ${callId}
@@ -355,7 +373,23 @@ async function upsertSpeakers(transaction: DatabaseTransactionConnection, callId
                 AND s.gong_speaker_id IS NULL AND s.name = g.name))
         ORDER BY (g.email IS NOT NULL AND lower(s.email) = lower(g.email)) DESC
         LIMIT 1) AS speaker_id
-      FROM ${givenSpeakers(speakers)}
+      FROM ${givenSpeakers(speakers)}`;
+}
+
+async function upsertSpeakers(transaction: DatabaseTransactionConnection, callId: string, speakers: readonly SpeakerInput[]) {
+  // The call is locked (FOR UPDATE), so what matches now still matches in the write below.
+  if (speakers.length > 1) {
+    const shared = await transaction.maybeOne(sql.type(row({ speaker_id: uuid, first: z.number(), second: z.number() }))`
+      SELECT m.speaker_id, (array_agg(m.ord ORDER BY m.ord))[1] AS first, (array_agg(m.ord ORDER BY m.ord))[2] AS second
+      FROM (${matchedSpeakers(callId, speakers)}) m
+      WHERE m.speaker_id IS NOT NULL
+      GROUP BY m.speaker_id HAVING count(*) > 1
+      ORDER BY first LIMIT 1`);
+    if (shared) throw new SpeakersMatchOneStoredError(shared.first, shared.second, shared.speaker_id);
+  }
+  // One statement: match each given speaker to a stored one, update what differs, add the rest.
+  await transaction.any(sql.type(idRow)`
+    WITH matched AS (${matchedSpeakers(callId, speakers)}
     ), updated AS (
       UPDATE speakers s
       SET name = m.name, email = COALESCE(m.email, s.email), role = COALESCE(m.role, s.role),

@@ -145,7 +145,8 @@ export interface paths {
         /**
          * Create a call, optionally with its speakers
          * @description Creates the call and every speaker given in one transaction: if any part fails, nothing
-         *     is stored. `gong_call_id` is unique; a second call with the same id is a `409`.
+         *     is stored. `gong_call_id` is unique; a second call with the same id is a `409`. So are two
+         *     speakers with one email (compared case-insensitively) or one `gong_speaker_id`.
          */
         post: operations["createCall"];
         delete?: never;
@@ -203,7 +204,8 @@ export interface paths {
         put?: never;
         /**
          * Add a speaker to a call
-         * @description A speaker's email is unique within a call; a second one is a `409`.
+         * @description A speaker's email is unique within a call, compared case-insensitively (`Sarah@x.com` is
+         *     `sarah@x.com`), and so is a `gong_speaker_id`; a second one is a `409`.
          */
         post: operations["addSpeaker"];
         delete?: never;
@@ -259,7 +261,10 @@ export interface paths {
          * @description For sync clients. Creates the call when Gong's id is new (`201`), otherwise updates it to
          *     the values sent (`200`). Speakers are matched by email (or by `gong_speaker_id`): new ones
          *     are added, known ones updated; speakers not sent are kept. Sending the same call again
-         *     changes nothing, not even `updated_at`. Needs the `admin` or `service` role.
+         *     changes nothing, not even `updated_at`. Two speakers sent that match one stored speaker
+         *     (one by email, the other by `gong_speaker_id`), or an update that would give a stored
+         *     speaker another one's email or `gong_speaker_id`, are a `409`, and nothing changes.
+         *     Needs the `admin` or `service` role.
          */
         put: operations["upsertCallByGongId"];
         post?: never;
@@ -628,6 +633,11 @@ export interface paths {
          *     the signing time orders versions.) With the URL key, a delivery is identified by
          *     `X-Gong-Delivery-Id` when sent, else by the SHA-256 of its body, and applies in arrival
          *     order.
+         *
+         *     The call's parties are upserted like `PUT /calls/by-gong-id/{gong_call_id}`'s speakers:
+         *     a delivery whose parties conflict with the stored speakers (two parties matching one
+         *     stored speaker, or a party taking another stored speaker's email or speaker id) is a
+         *     `409`, recorded as failed, and changes nothing.
          */
         post: operations["receiveGongWebhook"];
         delete?: never;
@@ -753,7 +763,10 @@ export interface components {
         };
         SpeakerCreate: {
             name: string;
-            /** Format: email */
+            /**
+             * Format: email
+             * @description Unique within the call, compared case-insensitively.
+             */
             email?: string | null;
             role: components["schemas"]["SpeakerRole"];
             /** @description True for our own staff (Gong affiliation Internal). */
@@ -2949,6 +2962,18 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            /** @description The delivery's parties conflict with the call's stored speakers; it is recorded as failed and changed nothing. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
