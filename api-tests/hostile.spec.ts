@@ -427,3 +427,25 @@ test.describe('one person once per call: duplicates are refused, never stored tw
     expect(await db.pool.oneFirst(sql.unsafe`SELECT status FROM webhook_events WHERE delivery_id = ${deliveryId}`)).toBe('failed');
   });
 });
+
+test.describe('a range ends after it starts', { tag: '@integration' }, () => {
+  for (const [from, to] of [
+    ['2026-12-01T00:00:00Z', '2026-11-01T00:00:00Z'],
+    ['2026-11-01T01:00:00+01:00', '2026-11-01T00:00:00Z'],
+  ] as const) {
+    test(`listCalls with scheduled_from ${from} and scheduled_to ${to}: 400 naming scheduled_from`, async ({ api }) => {
+      const response = await api.get(`/calls?scheduled_from=${encodeURIComponent(from)}&scheduled_to=${encodeURIComponent(to)}`);
+      expect(response.status()).toBe(400);
+      expect((await response.json()).errors).toEqual([{ location: 'query', path: '/scheduled_from', message: 'must be before scheduled_to' }]);
+    });
+  }
+
+  test('listCalls with a range in order, or one bound, answers the page', async ({ api, trackCall }) => {
+    const call = await setupBody(api.post('/calls', newCall({ scheduled_at: '2031-05-05T10:00:00Z' })), 201);
+    trackCall(call.id);
+    const found = await api.get(`/calls?scheduled_from=2031-05-05T10:00:00Z&scheduled_to=2031-05-05T10:00:01Z`);
+    expect(found.status()).toBe(200);
+    expect((await found.json()).data.map((c: { id: string }) => c.id)).toEqual([call.id]);
+    expect((await api.get('/calls?scheduled_to=2031-05-05T10:00:00Z&limit=1')).status()).toBe(200);
+  });
+});

@@ -122,6 +122,16 @@ const RULES: Record<string, Rule> = {
       return { ...built, query: { ...query, from: from < to ? from : to, to: from < to ? to : from } };
     },
   },
+  // A listing's range: `scheduled_from` first.
+  listCalls: {
+    repair: (built) => {
+      const { scheduled_from: from, scheduled_to: to, ...query } = built.query as { scheduled_from?: string; scheduled_to?: string };
+      if (from === undefined || to === undefined) return built;
+      if (Date.parse(from) === Date.parse(to)) return { ...built, query };
+      const [first, last] = Date.parse(from) < Date.parse(to) ? [from, to] : [to, from];
+      return { ...built, query: { ...query, scheduled_from: first, scheduled_to: last } };
+    },
+  },
   // A sync window: `from` first, at most 3660 days long.
   createGongSyncRun: {
     repair: (built) => {

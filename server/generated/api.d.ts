@@ -138,7 +138,8 @@ export interface paths {
         /**
          * List calls, newest first, with filters
          * @description Cursor-paginated, newest `scheduled_at` first. Filters combine with AND. A `rep` sees only
-         *     calls they spoke on.
+         *     calls they spoke on. `scheduled_from` and `scheduled_to` together are the range
+         *     [from, to): `scheduled_from` must be before `scheduled_to`.
          */
         get: operations["listCalls"];
         put?: never;
@@ -1829,7 +1830,7 @@ export interface operations {
                  */
                 scheduled_from?: components["schemas"]["DateTime"];
                 /**
-                 * @description Only calls scheduled before this time.
+                 * @description Only calls scheduled before this time. With `scheduled_from`, it must come after it (an empty or backwards range is a `400` naming `scheduled_from`).
                  * @example 2026-12-01T00:00:00Z
                  */
                 scheduled_to?: components["schemas"]["DateTime"];
