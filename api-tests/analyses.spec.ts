@@ -125,12 +125,21 @@ test.describe('analyses API', { tag: '@integration' }, () => {
     const { callId, customerEmail } = await callWithRep(api, trackCall);
     const customer = uniqueEmail('customer');
     expect((await api.post(`/calls/${callId}/speakers`, { name: 'Ana Ruiz', email: customer, role: 'customer', company_side: false })).status()).toBe(201);
-    for (const [email, role] of [[customerEmail, 'prospect'], [customer.toUpperCase(), 'customer']] as const) {
+    // Labelled a customer yet on the company side: a contradiction, and still no rep to score.
+    const labelled = uniqueEmail('labelled');
+    expect((await api.post(`/calls/${callId}/speakers`, { name: 'Lee Park', email: labelled, role: 'customer', company_side: true })).status()).toBe(201);
+    for (const [email, said] of [
+      [customerEmail, 'as prospect, not on the company side;'],
+      [customer.toUpperCase(), 'as customer, not on the company side;'],
+      [labelled, 'as customer;'],
+    ] as const) {
       const response = await api.post(`/calls/${callId}/analyses`, analysisBody(email));
       expect(response.status(), email).toBe(400);
       const problem = await response.json();
-      expect(problem.errors).toEqual([{ location: 'body', path: '/rep_email', message: 'must be the email of a company-side speaker of the call (a rep)' }]);
-      expect(problem.detail).toContain(`as ${role}, not on the company side`);
+      expect(problem.errors).toEqual([
+        { location: 'body', path: '/rep_email', message: 'must be the email of a rep on the call: a company-side speaker, not a prospect or customer' },
+      ]);
+      expect(problem.detail).toContain(said);
     }
     const state = await db.pool.one(sql.unsafe`
       SELECT (SELECT count(*)::int FROM analyses WHERE call_id = ${callId}) AS analyses, processed_at

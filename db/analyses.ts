@@ -64,12 +64,13 @@ export type CreateAnalysisResult =
   | { kind: 'created'; analysis: AnalysisRecord }
   | { kind: 'no_call' }
   | { kind: 'not_a_speaker' }
-  | { kind: 'not_company_side'; role: string };
+  | { kind: 'not_a_rep'; role: string; company_side: boolean };
 
 /**
  * Stores an analysis of one rep (a company-side speaker of the call, matched by email,
  * case-insensitively) and marks the call processed, in one transaction. A speaker who is not on
- * the company side (a prospect, a customer) is no rep, so nothing is stored for them. The overall
+ * the company side, or whose role on the call is prospect or customer, is no rep: nothing is
+ * stored for them. The overall
  * score is stored as sent (numeric, unrounded: migration 011); it defaults to the mean of the
  * scores, rounded to a whole point. The rep's email is stored lowercased, as reps are.
  */
@@ -89,7 +90,9 @@ export function createAnalysis(db: Database, callId: string, input: AnalysisInpu
       FOR NO KEY UPDATE OF c`);
     if (!target) return { kind: 'no_call' };
     if (!target.speaker_id) return { kind: 'not_a_speaker' };
-    if (!target.company_side) return { kind: 'not_company_side', role: target.role ?? 'other' };
+    // Our own staff only: a company-side speaker, and not one labelled a prospect or customer.
+    const role = target.role ?? 'other';
+    if (!target.company_side || role === 'prospect' || role === 'customer') return { kind: 'not_a_rep', role, company_side: Boolean(target.company_side) };
 
     const examples = { good: input.specific_examples?.good ?? [], needs_work: input.specific_examples?.needs_work ?? [] };
     const scores = sql.jsonb(input.scores);

@@ -395,8 +395,9 @@ export interface paths {
         /**
          * Store a coaching analysis of one rep on a call
          * @description The rep (`rep_email`) must be one of our own staff who spoke on the call: a speaker of the
-         *     call on the company side (a rep). An analysis scores a rep, so the email of a prospect or
-         *     customer on the call is a `400` naming `/rep_email`, like an email nobody on the call has.
+         *     call on the company side whose role is not `prospect` or `customer`. An analysis scores a
+         *     rep, so the email of a prospect or customer on the call is a `400` naming `/rep_email`,
+         *     like an email nobody on the call has.
          *     Each example's `end_ms` must not be before its `start_ms` (a `400` naming that `end_ms`).
          *     `overall_score` is stored as sent, to the last digit; it defaults to the mean of `scores`
          *     rounded to a whole point. Marks the call processed. Needs the `admin` or `service` role.
@@ -1127,7 +1128,7 @@ export interface components {
         AnalysisCreate: {
             /**
              * Format: email
-             * @description The rep analysed: a company-side speaker of the call (not a prospect or customer).
+             * @description The rep analysed: a company-side speaker of the call whose role is not prospect or customer.
              */
             rep_email: string;
             /** @description Per-dimension scores 0–100: discovery, product_knowledge, objection_handling, engagement, and role-specific extras; at most 30 dimensions, each named in at most 100 characters. */
@@ -1372,7 +1373,8 @@ export interface components {
         };
         /**
          * @description The body does not match the contract, an example ends before it starts, or `rep_email` is
-         *     not a company-side speaker of the call (nobody on the call, or a prospect or customer);
+         *     not a rep on the call (nobody on the call, a speaker not on the company side, or one
+         *     whose role is prospect or customer);
          *     `errors` lists each fault. Nothing was stored.
          */
         AnalysisBadRequest: {

@@ -37,11 +37,12 @@ export function analysisHandlers(db: Database) {
             errors: [{ location: 'body', path: '/rep_email', message }],
           });
         }
-        if (result.kind === 'not_company_side') {
-          const message = 'must be the email of a company-side speaker of the call (a rep)';
+        if (result.kind === 'not_a_rep') {
+          const message = 'must be the email of a rep on the call: a company-side speaker, not a prospect or customer';
+          const side = result.company_side ? '' : ', not on the company side';
           throw new HttpProblem(
             400,
-            `rep_email: ${input.rep_email} spoke on call ${callId} as ${result.role}, not on the company side; an analysis scores one of our own reps.`,
+            `rep_email: ${input.rep_email} spoke on call ${callId} as ${result.role}${side}; an analysis scores one of our own reps.`,
             { errors: [{ location: 'body', path: '/rep_email', message }] },
           );
         }
