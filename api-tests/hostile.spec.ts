@@ -426,6 +426,32 @@ test.describe('one person once per call: duplicates are refused, never stored tw
     expect(await speakersOf(db, call.id)).toEqual(before);
     expect(await db.pool.oneFirst(sql.unsafe`SELECT status FROM webhook_events WHERE delivery_id = ${deliveryId}`)).toBe('failed');
   });
+
+  test('a Gong delivery listing one stored person twice (by email, and by speaker id) is that person once, as the first entry says', async ({ api, db, trackCall, cleanup }) => {
+    const gongId = uniqueGongId();
+    const sarah = uniqueEmail('sarah');
+    const call = await setupBody(
+      api.put(`/calls/by-gong-id/${gongId}`, { title: 'Acme call', scheduled_at: '2026-11-02T15:00:00Z', speakers: [speaker(sarah, { gong_speaker_id: '101' })] }),
+      201,
+    );
+    trackCall(call.id);
+    const deliveryId = `twice-${gongId}`;
+    cleanup.add('delete webhook event', () => db.pool.query(sql.unsafe`DELETE FROM webhook_events WHERE delivery_id = ${deliveryId}`));
+    const parties = [
+      { id: '1', emailAddress: sarah, name: 'Sarah C.', affiliation: 'Internal' },
+      { id: '2', speakerId: '101', name: 'Sarah (phone)', affiliation: 'Internal' },
+    ];
+    for (let round = 0; round < 3; round += 1) {
+      const response = await api.as(null).post(
+        `/webhooks/gong?key=${encodeURIComponent(testEnvironment().gong.urlKey)}`,
+        { callData: { metaData: { id: gongId, scheduled: '2026-11-02T15:00:00Z' }, parties } },
+        { headers: { 'X-Gong-Delivery-Id': `${deliveryId}-${round}` } },
+      );
+      cleanup.add('delete webhook event', () => db.pool.query(sql.unsafe`DELETE FROM webhook_events WHERE delivery_id = ${`${deliveryId}-${round}`}`));
+      expect(response.status()).toBe(200);
+      expect(await speakersOf(db, call.id)).toEqual([{ name: 'Sarah C.', email: sarah, gong_speaker_id: '101' }]);
+    }
+  });
 });
 
 test.describe('a range ends after it starts', { tag: '@integration' }, () => {

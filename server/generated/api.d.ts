@@ -636,10 +636,11 @@ export interface paths {
          *     `X-Gong-Delivery-Id` when sent, else by the SHA-256 of its body, and applies in arrival
          *     order.
          *
-         *     The call's parties are upserted like `PUT /calls/by-gong-id/{gong_call_id}`'s speakers:
-         *     a delivery whose parties conflict with the stored speakers (two parties matching one
-         *     stored speaker, or a party taking another stored speaker's email or speaker id) is a
-         *     `409`, recorded as failed, and changes nothing.
+         *     The call's parties are upserted like `PUT /calls/by-gong-id/{gong_call_id}`'s speakers,
+         *     except that parties matching one stored speaker are that person once (Gong lists a person
+         *     once per way they joined), as the first of them says. A party that would take another
+         *     stored speaker's email or speaker id is a `409`: the delivery is recorded as failed and
+         *     changes nothing.
          */
         post: operations["receiveGongWebhook"];
         delete?: never;
