@@ -70,9 +70,9 @@ export type CreateAnalysisResult =
  * Stores an analysis of one rep (a company-side speaker of the call, matched by email,
  * case-insensitively) and marks the call processed, in one transaction. A speaker who is not on
  * the company side, or whose role on the call is prospect or customer, is no rep: nothing is
- * stored for them. The overall
- * score is stored as sent (numeric, unrounded: migration 011); it defaults to the mean of the
- * scores, rounded to a whole point. The rep's email is stored lowercased, as reps are.
+ * stored for them. The overall score is stored as sent (numeric, unrounded: migration 011); it
+ * defaults to the mean of the scores, rounded to a whole point. The rep's email is stored
+ * lowercased, as reps are.
  */
 export function createAnalysis(db: Database, callId: string, input: AnalysisInput): Promise<CreateAnalysisResult> {
   return db.transaction(async (transaction) => {
