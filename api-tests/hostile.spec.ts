@@ -402,6 +402,20 @@ test.describe('one person once per call: duplicates are refused, never stored tw
     expect(await db.pool.oneFirst(sql.unsafe`SELECT title FROM calls WHERE id = ${call.id}`)).toBe('Acme call');
   });
 
+  test('an upsert sent again with two speakers known by name alone changes nothing (200, not a 409)', async ({ api, db, trackCall }) => {
+    const body = {
+      title: 'Acme call',
+      scheduled_at: '2026-11-02T15:00:00Z',
+      speakers: [{ name: 'Buyer', role: 'prospect', company_side: false }, { name: 'Buyer', role: 'prospect', company_side: false }],
+    };
+    const gongId = uniqueGongId();
+    const call = await setupBody(api.put(`/calls/by-gong-id/${gongId}`, body), 201);
+    trackCall(call.id);
+    const again = await api.put(`/calls/by-gong-id/${gongId}`, body);
+    expect(again.status()).toBe(200);
+    expect((await speakersOf(db, call.id)).length).toBe(2);
+  });
+
   test("a Gong delivery whose party takes another stored speaker's speaker id: a declared 409, recorded as failed, nothing changes", async ({ api, db, trackCall, cleanup }) => {
     const gongId = uniqueGongId();
     const [sarah, priya] = [uniqueEmail('sarah'), uniqueEmail('priya')];

@@ -388,7 +388,8 @@ async function upsertSpeakers(transaction: DatabaseTransactionConnection, callId
     const shared = await transaction.maybeOne(sql.type(row({ speaker_id: uuid, first: z.number(), second: z.number() }))`
       SELECT m.speaker_id, (array_agg(m.ord ORDER BY m.ord))[1] AS first, (array_agg(m.ord ORDER BY m.ord))[2] AS second
       FROM (${matchedSpeakers(callId, speakers)}) m
-      WHERE m.speaker_id IS NOT NULL
+      -- Speakers known by name alone are alike, and stored alike: sending them again changes nothing.
+      WHERE m.speaker_id IS NOT NULL AND (m.email IS NOT NULL OR m.gong_speaker_id IS NOT NULL)
       GROUP BY m.speaker_id HAVING count(*) > 1
       ORDER BY first LIMIT 1`);
     if (shared) throw new SpeakersMatchOneStoredError(shared.first, shared.second, shared.speaker_id);
