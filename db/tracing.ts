@@ -30,8 +30,9 @@ class QuietTracer implements Tracer {
 const quietProvider: TracerProvider = { getTracer: () => new QuietTracer() };
 
 /**
- * Registers the quiet tracer as the process's tracer provider, unless one is registered already
- * (an OpenTelemetry SDK set up before the pool keeps tracing). The service itself exports no traces.
+ * Registers the quiet tracer as the process's tracer provider, unless one is registered already:
+ * the service exports no traces, and an OpenTelemetry SDK that should must be registered before
+ * the pool is made (the API refuses a second registration).
  */
 export function quietTracingUnlessConfigured(): void {
   trace.setGlobalTracerProvider(quietProvider); // false, and changes nothing, when a provider is there
