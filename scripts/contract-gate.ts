@@ -21,7 +21,7 @@ import { parse } from 'yaml';
 const ROOT = path.resolve(import.meta.dirname, '..');
 
 export type Contract = { info?: { version?: unknown } } & Record<string, unknown>;
-type Diff = { action: string; path: (string | number)[]; type: string; description?: string };
+type Diff = { action: string; path: (string | number)[]; type: string; description?: string; before?: unknown; after?: unknown };
 type Version = [number, number, number];
 export type Verdict = { ok: boolean; lines: string[]; breaking: number };
 
@@ -50,9 +50,26 @@ function narrowsAResponse(diff: Diff): boolean {
   return diff.action === 'add' && diff.path[0] === 'paths' && diff.path[3] === 'responses' && NARROWING.has(String(diff.path.at(-1)));
 }
 
-/** Breaking for a client: the library's verdict (but for a response narrowed), plus a type replaced anywhere in a response. */
+/** A change of a response header's `required` (api-smart-diff judges it as if it were a request parameter's). */
+function isResponseHeaderRequired(diff: Diff): boolean {
+  const at = diff.path.length;
+  return diff.path[0] === 'paths' && diff.path[3] === 'responses' && diff.path[at - 3] === 'headers' && diff.path[at - 1] === 'required';
+}
+
+/** A response header made `required: true`: the server promises to send it, which breaks no client. */
+function requiresAResponseHeader(diff: Diff): boolean {
+  return isResponseHeaderRequired(diff) && (diff.action === 'add' || diff.action === 'replace') && diff.after !== false;
+}
+
+/** A required response header made optional: a client that reads it may find it missing. */
+function unrequiresAResponseHeader(diff: Diff): boolean {
+  return isResponseHeaderRequired(diff) && ((diff.action === 'replace' && diff.after === false) || (diff.action === 'remove' && diff.before === true));
+}
+
+/** Breaking for a client: the library's verdict (but for a response narrowed or a header now promised), plus a type replaced anywhere in a response and a promised header withdrawn. */
 function isBreaking(diff: Diff): boolean {
-  if (narrowsAResponse(diff)) return false;
+  if (narrowsAResponse(diff) || requiresAResponseHeader(diff)) return false;
+  if (unrequiresAResponseHeader(diff)) return true;
   if (diff.type === 'breaking') return true;
   return diff.action === 'replace' && diff.path.at(-1) === 'type' && diff.path.includes('responses');
 }
