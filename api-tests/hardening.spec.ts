@@ -5,10 +5,15 @@
  * timeout, info logs) on a scratch database of its own, so its sessions never mix with the
  * shared server's (the pool tests count those).
  */
+import { randomUUID } from 'node:crypto';
 import { createDatabase, type Database } from '../db/pool.js';
+import { freePort } from '../scripts/free-port.js';
+import { expectProtocolLevelProblem } from './support/contract.js';
 import { ApiClient, expect, newCall, sql, test } from './support/fixtures.js';
 import { startOwnServer, type OwnServer } from './support/own-server.js';
+import { exchange, holdConnection, type HeldConnection } from './support/raw-http.js';
 import { scratchDatabase, type ScratchDatabase } from './support/scratch-database.js';
+import { testEnvironment } from './support/test-environment.js';
 import { signToken } from './support/tokens.js';
 
 async function createCall(api: ApiClient, trackCall: (id: string) => void, overrides: Record<string, unknown> = {}) {
@@ -170,5 +175,112 @@ test.describe('a server of its own with a 300 ms statement timeout and info logs
     expect(failure, 'the timed-out request was logged').toBeDefined();
     expect(failure!.request_id).toEqual(expect.any(String));
     expect(requests.some((entry) => entry.request_id === failure!.request_id && entry.status === 503)).toBe(true);
+  });
+});
+
+/**
+ * The connection cap (HTTP_MAX_CONNECTIONS, server/connections.ts), on a server of its own with a
+ * cap of 3 and a metrics listener (METRICS_PORT), both held full by real sockets: each a request
+ * answered, then the head of a next one left unfinished (a slow client, not an idle keep-alive).
+ */
+test.describe('a server of its own with HTTP_MAX_CONNECTIONS=3', { tag: '@integration' }, () => {
+  test.describe.configure({ mode: 'serial' });
+  const CAP = 3;
+  let server: OwnServer;
+  let apiPort: number;
+  let metricsPort: number;
+
+  test.beforeAll(async () => {
+    metricsPort = await freePort();
+    server = await startOwnServer({
+      database: { url: testEnvironment().databaseUrl },
+      env: { MIGRATE_ON_START: 'false', HTTP_MAX_CONNECTIONS: String(CAP), METRICS_PORT: String(metricsPort), LOG_LEVEL: 'info' },
+    });
+    apiPort = Number(new URL(server.baseURL).port);
+  });
+  test.afterAll(async () => {
+    await server?.stop();
+  });
+
+  const head = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}`;
+
+  /**
+   * CAP connections to `port`, each surely accepted (its request answered) and then kept busy. A
+   * slot may still be held for a moment by a connection of before (the start's /health poll keeps
+   * its connection alive for a few seconds): such a 503 is waited out.
+   */
+  async function fill(port: number, path: string): Promise<HeldConnection[]> {
+    const held: HeldConnection[] = [];
+    while (held.length < CAP) {
+      const connection = await holdConnection(port);
+      const status = (await connection.request(`${head(path)}\r\n`)).status;
+      if (status === 503) {
+        await connection.close();
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
+      expect(status, `held connection ${held.length + 1}`).toBe(200);
+      held.push(connection);
+      connection.write(head(path)); // an unfinished head: busy for up to 20 s, never idle
+    }
+    return held;
+  }
+
+  async function expectRefused(port: number, path: string, requestId: string): Promise<void> {
+    const { answers, closed, reset } = await exchange(port, `${head(path, `X-Request-Id: ${requestId}\r\n`)}\r\n`);
+    expect(answers.map((answer) => answer.status), 'one answer: 503').toEqual([503]);
+    expect(reset, 'closed, not reset').toBe(false);
+    expect(closed, 'the server closed the connection').toBe(true);
+    const answer = answers[0]!;
+    expect(answer.headers['retry-after']).toMatch(/^\d+$/);
+    const problem = await expectProtocolLevelProblem({ status: () => answer.status, headers: () => answer.headers, body: async () => answer.body });
+    expect(problem.type).toMatch(/\/too-many-connections$/);
+    expect(String(problem.detail)).toContain(`(${CAP})`);
+    expect(answer.headers['x-request-id'], 'answered before the request was read').not.toBe(requestId);
+  }
+
+  test('the API listener: a connection past the cap gets 503 problem+json with Retry-After, unread; one freed, it is served', async () => {
+    const held = await fill(apiPort, '/health');
+    try {
+      const requestId = `over-cap-${randomUUID()}`;
+      await expectRefused(apiPort, '/health', requestId);
+      expect(server.output(), 'the refused request never reached the service').not.toContain(requestId);
+    } finally {
+      await held.pop()!.close();
+    }
+    try {
+      await expect.poll(async () => (await exchange(apiPort, `${head('/health', 'Connection: close\r\n')}\r\n`)).answers[0]?.status).toBe(200);
+    } finally {
+      await Promise.all(held.map((connection) => connection.close()));
+    }
+  });
+
+  test('a flood far past the cap: every connection is answered 503 or closed, none hangs, and the server serves on', async () => {
+    const held = await fill(apiPort, '/health');
+    try {
+      const flood = await Promise.all(Array.from({ length: 200 }, () => exchange(apiPort, `${head('/health')}\r\n`)));
+      for (const { answers, hung } of flood) {
+        expect(hung, 'answered or closed, not left hanging').toBe(false);
+        expect(answers.map((answer) => answer.status)).toEqual(answers.length ? [503] : []);
+      }
+      expect(flood.filter(({ answers }) => answers.length).length, 'at least the refusal room is answered').toBeGreaterThanOrEqual(1);
+    } finally {
+      await Promise.all(held.map((connection) => connection.close()));
+    }
+    await expect.poll(async () => (await exchange(apiPort, `${head('/health', 'Connection: close\r\n')}\r\n`)).answers[0]?.status).toBe(200);
+    await expect.poll(() => server.output()).toMatch(/"msg":"connections refused: the connection cap is reached"/);
+  });
+
+  test('the METRICS_PORT listener: malformed HTTP is a 400 problem+json, and it has the cap too', async () => {
+    const { answers, closed } = await exchange(metricsPort, 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A : b\r\n\r\n');
+    expect(answers.map((answer) => answer.status)).toEqual([400]);
+    expect(closed).toBe(true);
+    await expectProtocolLevelProblem({ status: () => answers[0]!.status, headers: () => answers[0]!.headers, body: async () => answers[0]!.body });
+    const held = await fill(metricsPort, '/metrics');
+    try {
+      await expectRefused(metricsPort, '/metrics', `over-cap-${randomUUID()}`);
+    } finally {
+      await Promise.all(held.map((connection) => connection.close()));
+    }
   });
 });

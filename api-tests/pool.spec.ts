@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { PoolTimeoutError } from '../db/errors.js';
-import { APPLICATION_NAME, createDatabase, type Database } from '../db/pool.js';
+import { DeadlineError, PoolTimeoutError } from '../db/errors.js';
+import { APPLICATION_NAME, createDatabase, DEADLINE_MARGIN_MS, type Database } from '../db/pool.js';
 import { expect, newCall, sql, test } from './support/fixtures.js';
+import { scratchDatabase } from './support/scratch-database.js';
 import { testEnvironment } from './support/test-environment.js';
 
 /** A pool of the service's own kind (db/pool.ts), named so its sessions can be counted. */
@@ -141,5 +142,49 @@ test.describe('connection pool', { tag: ['@integration', '@slow'] }, () => {
     }
     expect(responses.map((r) => r.status())).toEqual(Array(200).fill(200));
     for (const response of responses.slice(0, 5)) expect((await response.json()).id).toBe(call.id);
+  });
+});
+
+test.describe('a transaction within its deadline', { tag: '@integration' }, () => {
+  test('retried after a serialization failure at COMMIT, it runs within what is left of the same deadline, and nothing of it is committed', async ({ db }) => {
+    const scratch = await scratchDatabase(db);
+    const other = new pg.Client({ connectionString: scratch.url });
+    await other.connect();
+    const bounded = await createDatabase({ url: scratch.url, maxConnections: 1, acquireTimeoutMs: 500, statementTimeoutMs: 1000, connectTimeoutMs: 5000 });
+    const deadlineMs = 500 + 1000 + DEADLINE_MARGIN_MS;
+    try {
+      await other.query('CREATE TABLE skew (k text NOT NULL)');
+      const attempts: string[] = [];
+      const outcome = bounded.transaction(async (t) => {
+        attempts.push('began');
+        await t.query(sql.unsafe`SET TRANSACTION ISOLATION LEVEL SERIALIZABLE`);
+        await t.query(sql.unsafe`SELECT count(*) FROM skew WHERE k = 'a'`);
+        if (attempts.length === 1) {
+          // Write skew with a concurrent transaction that commits first: each reads what the other
+          // writes, so PostgreSQL fails this one's COMMIT (40001, "during commit attempt").
+          await other.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+          await other.query("SELECT count(*) FROM skew WHERE k = 'b'");
+          await t.query(sql.unsafe`INSERT INTO skew VALUES ('b')`);
+          await other.query("INSERT INTO skew VALUES ('a')");
+          await other.query('COMMIT');
+          attempts.push('reached COMMIT');
+        } else {
+          // The retry: a statement the server does not cancel (no statement timeout here), past the deadline.
+          await t.query(sql.unsafe`SELECT pg_sleep(${(deadlineMs + 1000) / 1000})`);
+          await t.query(sql.unsafe`INSERT INTO skew VALUES ('c')`);
+        }
+        return 'committed';
+      });
+      await expect(outcome, 'the retry is bounded by the deadline').rejects.toBeInstanceOf(DeadlineError);
+      expect(attempts, 'the first attempt failed at its COMMIT and was retried').toEqual(['began', 'reached COMMIT', 'began']);
+      // The retry went on in the background: once it has handed its connection back, nothing of it is there.
+      await expect.poll(() => bounded.state().active, { timeout: 10_000 }).toBe(0);
+      expect((await other.query('SELECT k FROM skew ORDER BY k')).rows).toEqual([{ k: 'a' }]);
+      expect(await bounded.connect((c) => c.oneFirst(sql.unsafe`SELECT 1`)), 'the connection was kept, clean').toBe(1);
+    } finally {
+      await bounded.end();
+      await other.end();
+      await scratch.drop();
+    }
   });
 });

@@ -3,6 +3,7 @@
  * shared server other workers use is never saturated, cut off from its database or stopped.
  */
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -546,6 +547,72 @@ test.describe('reliability', { tag: ['@integration', '@slow'] }, () => {
     });
     test.info().annotations.push({ type: 'down for', description: `${Math.round(down)} ms` });
     expect(load.statuses.get(503)).toBeGreaterThan(0); // answered "retry later" while it was gone
+  });
+
+  test('kill -9 of the service with writes mid-transaction: nothing half-done, no key stuck; a new process serves the retries once', async ({ db }) => {
+    test.slow(); // two servers of its own to start
+    const WRITES = 4;
+    const scratch = await scratchDatabase(db);
+    let server = await startOwnServer({ database: { url: scratch.url }, env: { LOG_LEVEL: 'warn' } });
+    let client = await clientFor(server);
+    // Half of them with an Idempotency-Key (the key's lock and stored answer join the write's transaction).
+    const requests = Array.from({ length: WRITES }, (_, i) => ({ body: newCall(), key: i % 2 ? `kill-9-${randomUUID()}` : undefined }));
+    const send = (api: ApiClient, request: (typeof requests)[number]) =>
+      api.post('/calls', request.body, { headers: request.key ? { 'Idempotency-Key': request.key } : {} });
+    const speakersLock = new pg.Client({ connectionString: scratch.url, application_name: 'reliability-lock' });
+    speakersLock.on('error', (error) => console.warn(`lock session: ${error.message}`));
+    await speakersLock.connect();
+    try {
+      // Each write inserts its call (and takes its key's lock), then waits for the speakers table.
+      await speakersLock.query('BEGIN');
+      await speakersLock.query('LOCK TABLE speakers IN ACCESS EXCLUSIVE MODE');
+      const inFlight = requests.map((request) => send(client.api, request).then((r) => r.status(), (error: Error) => error.message));
+      await until(`all ${WRITES} writes to be inside their transactions`, async () => (await blockedSessions(scratch.url)) === WRITES);
+      process.kill(server.pid, 'SIGKILL');
+      expect((await server.exited).signal).toBe('SIGKILL');
+      for (const outcome of await Promise.all(inFlight)) expect(typeof outcome, 'no answer from a killed process').toBe('string');
+      await client.context.dispose();
+      // The dead process's sessions end once they find their client gone, rolling back.
+      await speakersLock.query('COMMIT');
+      await until('the killed process\'s sessions to end', async () => (await serviceSessions(scratch.url)).length === 0, 15_000);
+      const left = await withClient(scratch.url, async (c) => {
+        const gongIds = requests.map((request) => String(request.body.gong_call_id));
+        const calls = await c.query('SELECT count(*)::int AS n FROM calls WHERE gong_call_id = ANY($1)', [gongIds]);
+        const keys = await c.query('SELECT count(*)::int AS n FROM idempotency_keys WHERE key = ANY($1)', [requests.flatMap((r) => r.key ?? [])]);
+        return { calls: calls.rows[0].n, keys: keys.rows[0].n };
+      });
+      expect(left, 'nothing of the killed writes is kept: no call, no key').toEqual({ calls: 0, keys: 0 });
+
+      // A new process: each retry is carried out now, once (a keyed one again: replayed, not stuck in flight).
+      server = await startOwnServer({ database: { url: scratch.url }, env: { LOG_LEVEL: 'warn' } });
+      client = await clientFor(server);
+      for (const request of requests) {
+        const created = await send(client.api, request);
+        expect(created.status(), await created.text()).toBe(201);
+        if (!request.key) continue;
+        expect(created.headers()['idempotent-replayed'], 'carried out now, not replayed').toBe('false');
+        const replayed = await send(client.api, request);
+        expect(replayed.status()).toBe(201);
+        expect(replayed.headers()['idempotent-replayed']).toBe('true');
+        expect((await replayed.json()).id).toBe((await created.json()).id);
+      }
+      const stored = await withClient(scratch.url, async (c) => {
+        const { rows } = await c.query(
+          `SELECT c.gong_call_id, count(s.id)::int AS speakers FROM calls c LEFT JOIN speakers s ON s.call_id = c.id
+           WHERE c.gong_call_id = ANY($1) GROUP BY c.gong_call_id`,
+          [requests.map((request) => String(request.body.gong_call_id))],
+        );
+        return rows;
+      });
+      expect(stored, 'each call once, with both its speakers').toHaveLength(WRITES);
+      for (const row of stored) expect(row.speakers).toBe(2);
+    } finally {
+      await speakersLock.query('ROLLBACK').catch(() => {});
+      await speakersLock.end().catch(() => {});
+      await client.context.dispose().catch(() => {});
+      await server.stop();
+      await scratch.drop();
+    }
   });
 
   test('a deadlock with another session is retried once inside the request: the write succeeds', async ({ db }) => {

@@ -1,7 +1,8 @@
 /**
  * Starting the service. From a fresh clone inside a 0700 folder (root's home, `mktemp -d`), as a
  * newcomer does, as root when the run is root; and the ways a start fails: exit 1 after exactly one
- * JSON line at level fatal that says what to do, never a stack trace (server/startup-errors.ts).
+ * JSON line at level fatal that says what to do, never a stack trace (server/startup-errors.ts);
+ * and behind a real PgBouncer that refuses startup parameters.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,14 +12,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres, makeTempDataDir } from '../db/embedded.js';
+import { readMigrations } from '../db/migrate.js';
 import { freePort } from '../scripts/free-port.js';
-import { expect, test } from './support/fixtures.js';
-import { scratchDatabase } from './support/scratch-database.js';
+import { ApiClient, expect, newCall, test } from './support/fixtures.js';
+import { startOwnServer } from './support/own-server.js';
+import { pgbouncerVersion, startPgBouncer, type PgBouncer } from './support/pgbouncer.js';
+import { scratchDatabase, type ScratchDatabase } from './support/scratch-database.js';
 import { SERVER_NODE_ARGS, TEST_JWT_SECRET, testEnvironment } from './support/test-environment.js';
 import { signToken } from './support/tokens.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const AS_ROOT = process.getuid?.() === 0;
+const PGBOUNCER_VERSION = pgbouncerVersion();
 
 type LogLine = { level: number; msg: string; [field: string]: unknown };
 type Run = { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> };
@@ -80,26 +85,6 @@ async function occupiedPort(): Promise<{ port: number; close: () => Promise<void
   return { port, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-/**
- * A server that answers every connection's startup packet as PgBouncer does when a client sends a
- * parameter it does not track: ErrorResponse FATAL 08P01 "unsupported startup parameter: …".
- */
-async function refusingPooler(): Promise<{ port: number; close: () => Promise<void> }> {
-  const server = net.createServer((socket) => {
-    socket.on('error', () => {});
-    socket.once('data', () => {
-      const fields = Buffer.from('SFATAL\0VFATAL\0C08P01\0Munsupported startup parameter: options\0\0');
-      const header = Buffer.alloc(5);
-      header.write('E');
-      header.writeInt32BE(fields.length + 4, 1);
-      socket.end(Buffer.concat([header, fields]));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as net.AddressInfo).port;
-  return { port, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
-
 test.describe('a start that fails says why in one line', { tag: '@integration' }, () => {
   test('the API port in use', async () => {
     const taken = await occupiedPort();
@@ -116,16 +101,6 @@ test.describe('a start that fails says why in one line', { tag: '@integration' }
     const result = await failedStart({ DATABASE_URL: `postgres://coach:hunter2secret@127.0.0.1:${port}/call_coach` });
     expectOneFatal(result, new RegExp(`Cannot reach PostgreSQL at postgres://coach:\\*\\*\\*@127\\.0\\.0\\.1:${port}/call_coach \\(ECONNREFUSED\\)\\. Start it, or correct DATABASE_URL`));
     expect(result.output).not.toContain('hunter2secret');
-  });
-
-  test('a pooler refusing the startup parameters', async () => {
-    const pooler = await refusingPooler();
-    try {
-      const result = await failedStart({ DATABASE_URL: `postgres://coach:secret@127.0.0.1:${pooler.port}/call_coach` });
-      expectOneFatal(result, /refused the connection's startup \(unsupported startup parameter: options\): it is a connection pooler such as PgBouncer.*ignore_startup_parameters/);
-    } finally {
-      await pooler.close();
-    }
   });
 
   test('a migration failing', async ({ db }) => {
@@ -272,3 +247,61 @@ test.describe('a fresh clone', { tag: ['@integration', '@slow'] }, () => {
   });
 });
 
+/**
+ * A real PgBouncer (Debian's, support/pgbouncer.ts) in transaction mode with its defaults: no
+ * `ignore_startup_parameters`, so a connection that sends a startup parameter other than those it
+ * tracks (application_name among them) is refused, as production poolers do.
+ */
+test.describe('behind a real PgBouncer that refuses startup parameters', { tag: '@integration' }, () => {
+  test.skip(!PGBOUNCER_VERSION && !process.env.CI, 'pgbouncer is not installed (apt-get install pgbouncer)');
+  let pooler: PgBouncer;
+  let scratch: ScratchDatabase;
+
+  test.beforeEach(async ({ db }) => {
+    expect(PGBOUNCER_VERSION, 'pgbouncer must be installed under CI (.ci/run installs it)').toBeTruthy();
+    pooler = await startPgBouncer(testEnvironment().databaseUrl, { poolSize: 2 });
+    scratch = await scratchDatabase(db);
+  });
+  test.afterEach(async () => {
+    await pooler?.stop();
+    await scratch?.drop();
+  });
+
+  test('the service starts, migrates (directly, MIGRATION_DATABASE_URL) and serves through it; without it, /ready is a 503', async ({ playwright }) => {
+    const server = await startOwnServer({ database: { url: pooler.urlFor(scratch.url) }, env: { MIGRATION_DATABASE_URL: scratch.url } });
+    const context = await playwright.request.newContext({ baseURL: server.baseURL });
+    const direct = new pg.Client({ connectionString: scratch.url });
+    await direct.connect();
+    try {
+      expect(server.output(), 'nothing refused').not.toMatch(/unsupported startup parameter|"level":(50|60)/);
+      const applied = await direct.query('SELECT count(*)::int AS n FROM schema_migrations');
+      expect(applied.rows[0].n, 'the migrations ran').toBe((await readMigrations()).length);
+
+      const api = new ApiClient(context, signToken({ role: 'admin' }));
+      const created = await api.post('/calls', newCall());
+      expect(created.status(), await created.text()).toBe(201);
+      const call = await created.json();
+      expect((await api.get(`/calls/${call.id}`)).status()).toBe(200);
+      const stored = await direct.query('SELECT title FROM calls WHERE id = $1', [call.id]);
+      expect(stored.rows).toEqual([{ title: call.title }]);
+      expect(pooler.output(), 'PgBouncer refused nothing').not.toMatch(/unsupported startup parameter/);
+
+      // The service's only way to its database was the pooler: without it, the database is unreachable.
+      await pooler.stop();
+      await expect.poll(async () => (await api.get('/ready')).status(), { timeout: 15_000 }).toBe(503);
+      expect((await api.get('/ready')).headers()['retry-after']).toMatch(/^\d+$/);
+    } finally {
+      await direct.end();
+      await context.dispose();
+      await server.stop();
+    }
+  });
+
+  test('a DATABASE_URL that asks for a startup parameter (options=-c ...): refused by PgBouncer, one fatal line says what to do', async () => {
+    const url = new URL(pooler.urlFor(scratch.url));
+    url.searchParams.set('options', '-c statement_timeout=5000');
+    const result = await failedStart({ DATABASE_URL: url.toString(), MIGRATION_DATABASE_URL: scratch.url });
+    expectOneFatal(result, /refused the connection's startup \(unsupported startup parameter: options\): it is a connection pooler such as PgBouncer.*ignore_startup_parameters/);
+    expect(pooler.output()).toMatch(/unsupported startup parameter: options/);
+  });
+});

@@ -40,6 +40,20 @@ export type Database = {
 
 export const APPLICATION_NAME = 'call-coach-api';
 
+/** A transaction's attempts within its call's deadline (see `bounded`). */
+type Attempt = { commit: () => void; retry: () => void };
+
+/**
+ * A transaction that fails on a serialization failure or deadlock (SQLSTATE class 40, told as
+ * Slonik's own retry tells it) runs once more, in a fresh transaction; a second one reaches the
+ * caller, who answers 503.
+ */
+const TRANSACTION_RETRIES = 1;
+const isTransactionRollback = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('40');
+};
+
 /**
  * Each connection names itself, so it can be told apart in pg_stat_activity (a startup parameter
  * PgBouncer passes on). Nothing else is sent at startup: time zone and timeouts are not ours to
@@ -69,8 +83,9 @@ export async function createDatabase(options: PoolOptions): Promise<Database> {
     // Fail fast when PostgreSQL is down: a request should get its 503, not wait for retries.
     connectionRetryLimit: 1,
     captureStackTrace: false,
-    // A serialization failure or deadlock (40001, 40P01) is retried once, in a fresh transaction
-    // (or for a lone statement); a second one reaches the caller, who answers 503.
+    // A serialization failure or deadlock (40001, 40P01) of a lone statement is retried once; a
+    // transaction's is retried by `transaction` below, within its deadline (Slonik's retry, for
+    // `pool.transaction` alone, would not be).
     transactionRetryLimit: 1,
     queryRetryLimit: 1,
     interceptors: options.parseRows === false ? [] : [resultParser],
@@ -86,11 +101,14 @@ export async function createDatabase(options: PoolOptions): Promise<Database> {
    * of this pool is free within acquireTimeoutMs; DeadlineError when the routine has not finished
    * within `deadlineMs` of the call (a wait Slonik cannot see, in a transaction pooler's queue,
    * or a statement the server did not cancel). The caller gets its error at once; the routine
-   * goes on in the background and its result is dropped. A transaction calls `commit()` before
-   * committing: past the deadline it throws (the transaction rolls back), else the deadline stops
-   * (a COMMIT runs on the server connection the transaction holds, so it queues nowhere).
+   * goes on in the background and its result is dropped. A transaction calls `attempt.commit()`
+   * before committing: past the deadline it throws (the transaction rolls back), else the deadline
+   * stops (a COMMIT runs on the server connection the transaction holds, so it queues nowhere).
+   * A transaction that failed on a serialization failure or deadlock, also one at COMMIT, is
+   * retried after `attempt.retry()`: the retry gets what is left of the same deadline (none left,
+   * or the caller already answered: it throws, and nothing runs again).
    */
-  function bounded<T>(routine: (connection: DatabasePoolConnection, commit: () => void) => Promise<T>): Promise<T> {
+  function bounded<T>(routine: (connection: DatabasePoolConnection, attempt: Attempt) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let state = 'queued' as 'queued' | 'running' | 'committing' | 'expired';
       const started = performance.now();
@@ -100,10 +118,24 @@ export async function createDatabase(options: PoolOptions): Promise<Database> {
         reject(error);
       };
       let timer = setTimeout(() => expire(new PoolTimeoutError(options.acquireTimeoutMs)), options.acquireTimeoutMs);
-      const commit = () => {
+      /** Runs the rest of the deadline; past it, expires the call and throws. */
+      const run = () => {
+        const left = deadlineMs - (performance.now() - started);
+        if (left <= 0) expire(new DeadlineError(deadlineMs));
         if (expired()) throw new DeadlineError(deadlineMs);
-        clearTimeout(timer);
-        state = 'committing';
+        state = 'running';
+        timer = setTimeout(() => expire(new DeadlineError(deadlineMs)), left);
+      };
+      const attempt: Attempt = {
+        retry: () => {
+          if (expired()) throw new DeadlineError(deadlineMs);
+          if (state === 'committing') run(); // its COMMIT failed: the deadline runs again
+        },
+        commit: () => {
+          if (expired()) throw new DeadlineError(deadlineMs);
+          clearTimeout(timer);
+          state = 'committing';
+        },
       };
       pool
         .connect(async (connection) => {
@@ -112,10 +144,9 @@ export async function createDatabase(options: PoolOptions): Promise<Database> {
           // returning (Slonik destroys a connection whose routine throws; after a crash, a queue of
           // abandoned waiters would then destroy every new connection as it opened).
           if (expired()) return undefined as T;
-          state = 'running';
-          timer = setTimeout(() => expire(new DeadlineError(deadlineMs)), deadlineMs - (performance.now() - started));
           try {
-            return await routine(connection, commit);
+            run();
+            return await routine(connection, attempt);
           } catch (error) {
             // Rolled back because the deadline passed: the connection is clean, keep it.
             if (error instanceof DeadlineError && expired()) return undefined as T;
@@ -140,13 +171,21 @@ export async function createDatabase(options: PoolOptions): Promise<Database> {
   return {
     connect,
     transaction: (routine) =>
-      bounded((connection, commit) =>
-        connection.transaction(async (transaction) => {
-          const result = await routine(transaction);
-          commit(); // past the deadline the caller was answered 503: throws, so nothing is committed
-          return result;
-        }),
-      ),
+      bounded(async (connection, attempt) => {
+        for (let retries = TRANSACTION_RETRIES; ; retries--) {
+          try {
+            // Not Slonik's retry (transactionRetryLimit): it would run the next attempt outside the deadline.
+            return await connection.transaction(async (transaction) => {
+              const result = await routine(transaction);
+              attempt.commit(); // past the deadline the caller was answered 503: throws, so nothing is committed
+              return result;
+            }, 0);
+          } catch (error) {
+            if (retries === 0 || !isTransactionRollback(error)) throw error;
+            attempt.retry();
+          }
+        }
+      }),
     state: () => {
       const s = pool.state();
       return {

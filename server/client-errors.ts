@@ -25,7 +25,7 @@ const MALFORMED: [number, string, string, string] = [
 ];
 
 /** The raw HTTP/1.1 answer for a problem, closing the connection (its framing cannot be trusted). */
-function rawProblem([status, slug, title, detail]: [number, string, string, string]): string {
+export function rawProblem([status, slug, title, detail]: [number, string, string, string], headers: Record<string, string> = {}): string {
   const requestId = randomUUID();
   const body = JSON.stringify({ type: PROBLEM_BASE + slug, title, status, detail, request_id: requestId });
   return (
@@ -35,6 +35,7 @@ function rawProblem([status, slug, title, detail]: [number, string, string, stri
     `X-Request-Id: ${requestId}\r\n` +
     'X-Content-Type-Options: nosniff\r\n' +
     'Cache-Control: no-store\r\n' +
+    Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('') +
     'Connection: close\r\n\r\n' +
     body
   );

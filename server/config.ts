@@ -3,11 +3,14 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_SYSTEM_DIR } from '../db/embedded.js';
+import { defaultMaxConnections } from './connections.js';
 
 export type Config = {
   nodeEnv: string;
   host: string;
   port: number;
+  /** The most connections each listener holds at once; more are answered 503 (server/connections.ts). */
+  maxConnections: number;
   /** Unset: the service runs its own embedded PostgreSQL. */
   databaseUrl: string | undefined;
   /** Where migrations run: a direct connection, never a transaction pooler's. Unset: the service's own database. */
@@ -213,6 +216,7 @@ export function loadConfig(env: Env = process.env): Config {
     nodeEnv,
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 3000, 0, 65535),
+    maxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', defaultMaxConnections(), 1, 1_000_000),
     databaseUrl: env.DATABASE_URL || undefined,
     migrationDatabaseUrl: env.MIGRATION_DATABASE_URL || undefined,
     proxy: { trust: flag(env, 'TRUST_PROXY', false), maxIps: integer(env, 'TRUST_PROXY_MAX_IPS', 1, 0, 100) },

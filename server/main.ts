@@ -5,6 +5,7 @@ import type { Database } from '../db/pool.js';
 import { createApp } from './app.js';
 import { answerClientErrors } from './client-errors.js';
 import { loadConfig, type Config } from './config.js';
+import { boundConnections } from './connections.js';
 import { openPool, resolveDatabase, type DatabaseTarget } from './database-startup.js';
 import { startGongSyncWorker } from './gong-sync-worker.js';
 import { createLogger, type Logger } from './logger.js';
@@ -74,6 +75,7 @@ const server: Server = await step(
   () =>
     new Promise<Server>((resolve, reject) => {
       const listening = app.listen(config.port, config.host);
+      boundConnections(listening, config.maxConnections, logger, 'api');
       answerClientErrors(listening, app.callback(), logger);
       listening.once('error', reject);
       listening.once('listening', () => {
@@ -96,12 +98,6 @@ process.off('SIGHUP', stopWhileStarting);
     'Call Coach API listening',
   );
 }
-server.keepAliveTimeout = 5_000;
-// A slow client is cut off (408, client-errors.ts) sooner than Node's defaults of 60 s for the
-// request head and 300 s for the whole request: 20 s for the head, 120 s in all (a 2 MiB
-// transcript at ~20 KB/s).
-server.headersTimeout = 20_000;
-server.requestTimeout = 120_000;
 
 let stopping = false;
 /** Stop accepting, let in-flight requests finish, then close the pool and the embedded database. */

@@ -4,12 +4,16 @@ import Koa, { type Context } from 'koa';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import { answerClientErrors } from './client-errors.js';
+import { boundConnections } from './connections.js';
 import type { Logger } from './logger.js';
 import { credentialsMissing, unauthorized } from './auth.js';
 import { compression } from './compression.js';
 import { problemErrors, requestId, securityHeaders } from './middleware.js';
 import { HttpProblem } from './problem.js';
 import type { SecurityScheme } from './security.js';
+
+/** The most connections the METRICS_PORT listener holds at once (HTTP_MAX_CONNECTIONS, if lower). */
+export const METRICS_MAX_CONNECTIONS = 64;
 
 /** The digest of a token, so that comparing two takes the same time whatever they hold. */
 const digest = (text: string) => createHash('sha256').update(text).digest();
@@ -75,6 +79,8 @@ export function listenForMetrics(config: Config, registry: Registry, logger: Log
   });
   return new Promise((resolve, reject) => {
     const server = app.listen(config.metrics.port, config.metrics.host);
+    // The API's cap and timeouts, the cap at most METRICS_MAX_CONNECTIONS: a scraper or two connect here.
+    boundConnections(server, Math.min(config.maxConnections, METRICS_MAX_CONNECTIONS), logger, 'metrics');
     answerClientErrors(server, app.callback(), logger);
     server.once('error', reject);
     server.once('listening', () => {

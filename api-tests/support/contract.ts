@@ -227,8 +227,8 @@ export async function expectMatchesContract(response: ResponseLike, method: stri
   }
 }
 
-/** The statuses info.description ("Malformed HTTP") names for answers that belong to no operation. */
-export const PROTOCOL_LEVEL_STATUSES = [400, 408, 431];
+/** The statuses info.description ("Malformed HTTP", "Connections") names for answers that belong to no operation. */
+export const PROTOCOL_LEVEL_STATUSES = [400, 408, 431, 503];
 
 /**
  * An answer to bytes that never became a request of an operation (info.description, "Malformed

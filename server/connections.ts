@@ -1,0 +1,115 @@
+/**
+ * What one listener lets a client hold (HTTP_MAX_CONNECTIONS; openapi.yaml info.description,
+ * "Connections"): at most `maxConnections` open connections, each cut off when slow or idle. A
+ * connection past the cap is answered at once, before its request is read, with a 503
+ * problem+json, `Retry-After` and `Connection: close`, then closed: never a silent reset, and
+ * never a request the service works on. Past the cap plus REFUSAL_ROOM (a flood), Node itself
+ * closes new connections as it accepts them (server.maxConnections), so file descriptors stay
+ * bounded.
+ */
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { rawProblem } from './client-errors.js';
+import type { Logger } from './logger.js';
+
+/** Connections being told 503 at once, beyond the cap; more than that are closed unanswered. */
+export const REFUSAL_ROOM = 64;
+/** How long a refused connection may take to read its answer before it is closed. */
+const REFUSAL_LINGER_MS = 1_000;
+const RETRY_AFTER_SECONDS = 2;
+/** A keep-alive connection idle this long between requests is closed. */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+// A slow client is cut off (408, client-errors.ts) sooner than Node's defaults of 60 s for the
+// request head and 300 s for the whole request: 20 s for the head, 120 s in all (a 2 MiB
+// transcript at ~20 KB/s).
+export const HEADERS_TIMEOUT_MS = 20_000;
+export const REQUEST_TIMEOUT_MS = 120_000;
+
+/**
+ * The process's soft limit on open files (Linux /proc/self/limits; Node raises it to the hard
+ * limit at start), or undefined where it cannot be read.
+ */
+function openFilesLimit(): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').match(/^Max open files\s+(\d+|unlimited)/m);
+    if (!line) return undefined;
+    return line[1] === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(line[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * HTTP_MAX_CONNECTIONS's default: half the open-files limit (the rest stays for the pool, files,
+ * outbound requests and refusals), between 64 and 4096 (what one process of this service serves
+ * well; behind a load balancer it needs far fewer). 512 where the limit cannot be read.
+ */
+export function defaultMaxConnections(limit = openFilesLimit()): number {
+  return Math.max(64, Math.min(4096, Math.floor((limit ?? 1024) / 2)));
+}
+
+/**
+ * Applies the cap and the timeouts to `server`, before it accepts a first connection. The cap
+ * wraps the HTTP server's own handling of a new socket (its 'connection' listener, the documented
+ * way sockets reach it): a socket under the cap goes on to it, one over the cap never does. One
+ * counter per connection, nothing per request.
+ */
+export function boundConnections(server: Server, maxConnections: number, logger: Logger, listener: string): void {
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+
+  const serve = server.listeners('connection') as Array<(this: Server, socket: Socket) => void>;
+  server.removeAllListeners('connection');
+  const answer = rawProblem(
+    [
+      503,
+      'too-many-connections',
+      'Service Unavailable',
+      `This server already holds its most connections at once (${maxConnections}). Retry after ${RETRY_AFTER_SECONDS} s, and reuse one connection for many requests (keep-alive) rather than opening many.`,
+    ],
+    { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+  );
+  let open = 0;
+  const refusals = { answered: 0, dropped: 0, reported: false };
+  // One log line a second at most under a flood, not one per connection.
+  const report = () => {
+    if (refusals.reported) return;
+    refusals.reported = true;
+    setTimeout(() => {
+      logger.warn({ listener, max_connections: maxConnections, answered_503: refusals.answered, closed_unanswered: refusals.dropped }, 'connections refused: the connection cap is reached');
+      Object.assign(refusals, { answered: 0, dropped: 0, reported: false });
+    }, 1_000).unref();
+  };
+
+  server.on('connection', (socket: Socket) => {
+    if (open >= maxConnections) {
+      refusals.answered++;
+      report();
+      refuse(socket, answer);
+      return;
+    }
+    open++;
+    socket.once('close', () => open--);
+    for (const handle of serve) handle.call(server, socket);
+  });
+  server.maxConnections = maxConnections + REFUSAL_ROOM;
+  server.on('drop', () => {
+    refusals.dropped++;
+    report();
+  });
+}
+
+/**
+ * Writes the 503 and closes. What the client sends meanwhile is read and dropped: closing with
+ * unread bytes would reset the connection, and the client could lose the answer.
+ */
+function refuse(socket: Socket, answer: string): void {
+  socket.on('error', () => socket.destroy());
+  const linger = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
+  socket.once('close', () => clearTimeout(linger));
+  socket.once('end', () => socket.destroy());
+  socket.end(answer);
+  socket.resume();
+}
