@@ -1662,6 +1662,23 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description The instance already holds its most connections at once (`HTTP_MAX_CONNECTIONS`; see
+         *     Connections): answered before the request is read, then the connection is closed
+         *     (`Connection: close`). Retry after `Retry-After` seconds, reusing one connection.
+         */
+        TooManyConnections: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Retry-After": components["headers"]["Retry-After"];
+                "Cache-Control": components["headers"]["Cache-Control"];
+                "X-Content-Type-Options": components["headers"]["X-Content-Type-Options"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: {
         /**
