@@ -68,7 +68,7 @@ export function listenForMetrics(config: Config, registry: Registry, logger: Log
   // The same cross-cutting headers as the API listener's: getMetrics' responses declare them.
   app.use(securityHeaders);
   app.use(compression);
-  app.use(problemErrors);
+  app.use(problemErrors(logger));
   app.use(async (ctx) => {
     if (ctx.path !== '/metrics') throw new HttpProblem(404, `Only /metrics is served here, not ${ctx.path}.`);
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
