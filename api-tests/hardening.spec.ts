@@ -271,6 +271,25 @@ test.describe('a server of its own with HTTP_MAX_CONNECTIONS=3', { tag: '@integr
     await expect.poll(() => server.output()).toMatch(/"msg":"connections refused: the connection cap is reached"/);
   });
 
+  test('a request head left unfinished: 408 problem+json once 20 s have passed, on either listener', { tag: '@slow' }, async () => {
+    test.setTimeout(60_000);
+    const outcomes = await Promise.all(
+      [apiPort, metricsPort].map(async (port) => {
+        const started = performance.now();
+        const outcome = await exchange(port, head('/health'), { timeoutMs: 40_000 });
+        return { ...outcome, seconds: (performance.now() - started) / 1000 };
+      }),
+    );
+    for (const { answers, closed, seconds } of outcomes) {
+      expect(answers.map((answer) => answer.status)).toEqual([408]);
+      expect(closed).toBe(true);
+      await expectProtocolLevelProblem({ status: () => answers[0]!.status, headers: () => answers[0]!.headers, body: async () => answers[0]!.body });
+      // The contract's bound (info.description): the head within 20 s. Node checks once a second.
+      expect(seconds).toBeGreaterThanOrEqual(19.5);
+      expect(seconds).toBeLessThan(25);
+    }
+  });
+
   test('the METRICS_PORT listener: malformed HTTP is a 400 problem+json, and it has the cap too', async () => {
     const { answers, closed } = await exchange(metricsPort, 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A : b\r\n\r\n');
     expect(answers.map((answer) => answer.status)).toEqual([400]);

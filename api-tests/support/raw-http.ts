@@ -29,12 +29,12 @@ export function parseAnswers(data: Buffer): RawAnswer[] {
 /**
  * Writes `bytes` on a fresh connection to `port` and reads every answer until the server closes
  * it (`closed`: it ended the connection cleanly; `reset`: the connection was reset; `hung`: the
- * server neither answered nor closed within 10 s, and the test gave up).
+ * server neither answered nor closed within `timeoutMs`, 10 s by default, and the test gave up).
  */
 export function exchange(
   port: number,
   bytes: string | Buffer,
-  host = '127.0.0.1',
+  { host = '127.0.0.1', timeoutMs = 10_000 }: { host?: string; timeoutMs?: number } = {},
 ): Promise<{ answers: RawAnswer[]; closed: boolean; reset: boolean; hung: boolean }> {
   return new Promise((resolve) => {
     const socket = net.connect(port, host);
@@ -42,7 +42,7 @@ export function exchange(
     let closed = false;
     let reset = false;
     let hung = false;
-    const timer = setTimeout(() => ((hung = true), socket.destroy()), 10_000);
+    const timer = setTimeout(() => ((hung = true), socket.destroy()), timeoutMs);
     socket.on('connect', () => socket.write(bytes));
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('end', () => (closed = true));
