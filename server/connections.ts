@@ -50,7 +50,8 @@ function openFilesLimit(): number | undefined {
 /**
  * HTTP_MAX_CONNECTIONS's default: half the open-files limit (the rest stays for the pool, files,
  * outbound requests and refusals), between 64 and 4096 (what one process of this service serves
- * well; behind a load balancer it needs far fewer). 512 where the limit cannot be read.
+ * well; behind a load balancer it needs far fewer; 4000 connections held mid-request added 23 MB
+ * to the process, measured once). 512 where the limit cannot be read.
  */
 export function defaultMaxConnections(limit = openFilesLimit()): number {
   return Math.max(64, Math.min(4096, Math.floor((limit ?? 1024) / 2)));
