@@ -226,7 +226,7 @@ test.describe('a server of its own with HTTP_MAX_CONNECTIONS=3', { tag: '@integr
     return held;
   }
 
-  async function expectRefused(port: number, path: string, requestId: string): Promise<void> {
+  async function expectRefused(port: number, path: string, requestId: string): Promise<string> {
     const { answers, closed, reset } = await exchange(port, `${head(path, `X-Request-Id: ${requestId}\r\n`)}\r\n`);
     expect(answers.map((answer) => answer.status), 'one answer: 503').toEqual([503]);
     expect(reset, 'closed, not reset').toBe(false);
@@ -237,14 +237,17 @@ test.describe('a server of its own with HTTP_MAX_CONNECTIONS=3', { tag: '@integr
     expect(problem.type).toMatch(/\/too-many-connections$/);
     expect(String(problem.detail)).toContain(`(${CAP})`);
     expect(answer.headers['x-request-id'], 'answered before the request was read').not.toBe(requestId);
+    return answer.headers['x-request-id']!;
   }
 
   test('the API listener: a connection past the cap gets 503 problem+json with Retry-After, unread; one freed, it is served', async () => {
     const held = await fill(apiPort, '/health');
     try {
-      const requestId = `over-cap-${randomUUID()}`;
-      await expectRefused(apiPort, '/health', requestId);
-      expect(server.output(), 'the refused request never reached the service').not.toContain(requestId);
+      const requestIds = [`over-cap-${randomUUID()}`, `over-cap-${randomUUID()}`];
+      const answeredIds = [];
+      for (const requestId of requestIds) answeredIds.push(await expectRefused(apiPort, '/health', requestId));
+      expect(new Set(answeredIds).size, 'each refusal has a request id of its own').toBe(2);
+      for (const requestId of requestIds) expect(server.output(), 'the refused request never reached the service').not.toContain(requestId);
     } finally {
       await held.pop()!.close();
     }

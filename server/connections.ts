@@ -70,15 +70,8 @@ export function boundConnections(server: Server, maxConnections: number, logger:
 
   const serve = server.listeners('connection') as Array<(this: Server, socket: Socket) => void>;
   server.removeAllListeners('connection');
-  const answer = rawProblem(
-    [
-      503,
-      'too-many-connections',
-      'Service Unavailable',
-      `This server already holds its most connections at once (${maxConnections}). Retry after ${RETRY_AFTER_SECONDS} s, and reuse one connection for many requests (keep-alive) rather than opening many.`,
-    ],
-    { 'Retry-After': String(RETRY_AFTER_SECONDS) },
-  );
+  const detail = `This server already holds its most connections at once (${maxConnections}). Retry after ${RETRY_AFTER_SECONDS} s, and reuse one connection for many requests (keep-alive) rather than opening many.`;
+  const answer = () => rawProblem([503, 'too-many-connections', 'Service Unavailable', detail], { 'Retry-After': String(RETRY_AFTER_SECONDS) });
   let open = 0;
   const refusals = { answered: 0, dropped: 0, reported: false };
   // One log line a second at most under a flood, not one per connection.
@@ -95,7 +88,7 @@ export function boundConnections(server: Server, maxConnections: number, logger:
     if (open >= maxConnections) {
       refusals.answered++;
       report();
-      refuse(socket, answer);
+      refuse(socket, answer()); // each with a request id of its own
       return;
     }
     open++;
