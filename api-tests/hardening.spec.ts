@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { createDatabase, type Database } from '../db/pool.js';
 import { freePort } from '../scripts/free-port.js';
-import { expectProtocolLevelProblem } from './support/contract.js';
+import { contract, expectProtocolLevelProblem } from './support/contract.js';
 import { ApiClient, expect, newCall, sql, test } from './support/fixtures.js';
 import { startOwnServer, type OwnServer } from './support/own-server.js';
 import { exchange, holdConnection, type HeldConnection } from './support/raw-http.js';
@@ -197,6 +197,11 @@ test.describe('a server of its own with HTTP_MAX_CONNECTIONS=3', { tag: '@integr
       env: { MIGRATE_ON_START: 'false', HTTP_MAX_CONNECTIONS: String(CAP), METRICS_PORT: String(metricsPort), LOG_LEVEL: 'info' },
     });
     apiPort = Number(new URL(server.baseURL).port);
+    // Ready before any connection is held, so that every test is done long before their 408s.
+    await contract();
+    for (const [port, path] of [[apiPort, '/health'], [metricsPort, '/metrics']] as const) {
+      await Promise.all((await fill(port, path)).map((connection) => connection.close()));
+    }
   });
   test.afterAll(async () => {
     await server?.stop();
@@ -205,25 +210,30 @@ test.describe('a server of its own with HTTP_MAX_CONNECTIONS=3', { tag: '@integr
   const head = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}`;
 
   /**
-   * CAP connections to `port`, each surely accepted (its request answered) and then kept busy. A
-   * slot may still be held for a moment by a connection of before (the start's /health poll keeps
-   * its connection alive for a few seconds): such a 503 is waited out.
+   * CAP connections to `port` at once, each surely accepted (its request answered) and then kept
+   * busy with the head of a next request left unfinished (20 s before its 408); undefined, all
+   * closed again, when a slot was still held by a connection of before (the start's /health poll
+   * keeps its connection alive for a few seconds).
    */
-  async function fill(port: number, path: string): Promise<HeldConnection[]> {
-    const held: HeldConnection[] = [];
-    while (held.length < CAP) {
-      const connection = await holdConnection(port);
-      const status = (await connection.request(`${head(path)}\r\n`)).status;
-      if (status === 503) {
-        await connection.close();
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        continue;
-      }
-      expect(status, `held connection ${held.length + 1}`).toBe(200);
-      held.push(connection);
-      connection.write(head(path)); // an unfinished head: busy for up to 20 s, never idle
+  async function tryFill(port: number, path: string): Promise<HeldConnection[] | undefined> {
+    const held = await Promise.all(Array.from({ length: CAP }, () => holdConnection(port)));
+    const statuses = await Promise.all(held.map((connection) => connection.request(`${head(path)}\r\n`).then((answer) => answer.status, () => 0)));
+    if (statuses.every((status) => status === 200)) {
+      for (const connection of held) connection.write(head(path));
+      return held;
     }
-    return held;
+    await Promise.all(held.map((connection) => connection.close()));
+    return undefined;
+  }
+
+  async function fill(port: number, path: string): Promise<HeldConnection[]> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const held = await tryFill(port, path);
+      if (held) return held;
+      if (Date.now() > deadline) throw new Error(`could not hold all ${CAP} connections of port ${port}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
 
   async function expectRefused(port: number, path: string, requestId: string): Promise<string> {
