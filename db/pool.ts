@@ -1,6 +1,7 @@
 import { createPool, type DatabasePool, type DatabasePoolConnection, type DatabaseTransactionConnection } from 'slonik';
 import { DeadlineError, PoolTimeoutError } from './errors.js';
 import { resultParser } from './rows.js';
+import { quietTracingUnlessConfigured } from './tracing.js';
 
 export type PoolOptions = {
   url: string;
@@ -73,6 +74,7 @@ export const DEADLINE_MARGIN_MS = 250;
 
 /** One Slonik pool for the process, with an acquisition timeout Slonik itself does not have. */
 export async function createDatabase(options: PoolOptions): Promise<Database> {
+  quietTracingUnlessConfigured(); // Slonik's spans, recorded by nobody, at no cost (tracing.ts)
   const pool = await createPool(withApplicationName(options.url), {
     maximumPoolSize: options.maxConnections,
     // Not startup parameters (see above): the role's defaults in the database (session-defaults.ts).

@@ -20,7 +20,7 @@ import { systemHandlers } from './handlers/system.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { metricsTokenScheme } from './metrics-access.js';
-import { problemErrors, requestId, requestLogger, securityHeaders } from './middleware.js';
+import { observeRequests, problemErrors, requestId, securityHeaders } from './middleware.js';
 import { loadContract } from './openapi.js';
 import { rateLimit } from './rate-limit.js';
 import { compileRoutes, handle, matchRoutes } from './routes.js';
@@ -57,12 +57,11 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
   app.silent = true; // errors are answered and logged by problemErrors
   // 1. cross-cutting
   app.use(requestId);
-  app.use(requestLogger(logger));
-  app.use(metrics.middleware);
+  app.use(observeRequests(logger, metrics.record)); // the metrics series and the log line of each request
   app.use(securityHeaders);
   app.use(corsFor(config.corsOrigins)); // a listed origin's preflight is answered here
   app.use(compression);
-  app.use(problemErrors);
+  app.use(problemErrors(logger));
   app.use(serveDocsAssets);
   // 2. match the operation (404, 405)
   app.use(matchRoutes(routes));

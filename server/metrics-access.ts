@@ -64,7 +64,7 @@ export function listenForMetrics(config: Config, registry: Registry, logger: Log
   const app = new Koa({ proxy: false });
   app.silent = true;
   app.use(requestId);
-  app.use(problemErrors);
+  app.use(problemErrors(logger));
   app.use(async (ctx) => {
     if (ctx.path !== '/metrics') throw new HttpProblem(404, `Only /metrics is served here, not ${ctx.path}.`);
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {

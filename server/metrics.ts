@@ -1,4 +1,4 @@
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { registerPoolMetrics } from '../db/metrics.js';
 import type { Database } from '../db/pool.js';
@@ -6,8 +6,8 @@ import type { Route } from './routes.js';
 
 export type Metrics = {
   registry: Registry;
-  /** Koa middleware: counts and times every request by the operation it matched, method and status. */
-  middleware: (ctx: Context, next: Next) => Promise<void>;
+  /** Counts one answered request and its duration, by the operation it matched, method and status. */
+  record: (ctx: Context, seconds: number) => void;
 };
 
 /** Requests that match no operation share one label value, so label cardinality stays bounded. */
@@ -51,17 +51,12 @@ export function createMetrics(db: Database, instanceId: string): Metrics {
     return found;
   };
 
-  const middleware = async (ctx: Context, next: Next): Promise<void> => {
-    const started = performance.now();
-    try {
-      await next();
-    } finally {
-      // Set by matchRoutes (routes.ts); a request answered before it (docs assets) or matching no operation has none.
-      const operationId = (ctx.state.route as Route | undefined)?.operationId;
-      const { count, time } = seriesOf(operationId ?? NO_OPERATION, ctx.method, ctx.status);
-      count.inc();
-      time.observe((performance.now() - started) / 1000);
-    }
+  const record = (ctx: Context, seconds: number): void => {
+    // Set by matchRoutes (routes.ts); a request answered before it (docs assets) or matching no operation has none.
+    const operationId = (ctx.state.route as Route | undefined)?.operationId;
+    const { count, time } = seriesOf(operationId ?? NO_OPERATION, ctx.method, ctx.status);
+    count.inc();
+    time.observe(seconds);
   };
-  return { registry, middleware };
+  return { registry, record };
 }

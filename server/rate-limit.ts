@@ -103,17 +103,21 @@ export function rateLimit(db: Database, limits: Config['rateLimit'], logger: Log
     forgetEndedWindows(db, windowSeconds).catch((error: unknown) => logger.warn({ err: error }, 'forgetting ended rate limit windows failed'));
   }, windowSeconds * 1000).unref();
 
-  /** The client's remaining quota and seconds until its window ends, counting this request. */
-  async function spend(key: string): Promise<{ remaining: number; resetSeconds: number; over: boolean }> {
-    const now = Date.now();
+  type Spent = { remaining: number; resetSeconds: number; over: boolean };
+
+  /** This request counted on the local estimate, or undefined when PostgreSQL must count it (`spendExactly`). */
+  function spendLocally(key: string, now: number): Spent | undefined {
+    const window = windows.get(key);
+    if (!window || now >= window.endsAt || window.hits + window.pending + 1 > exactFrom) return undefined;
+    window.pending += 1;
+    scheduleFlush();
+    return { remaining: quota - window.hits - window.pending, resetSeconds: Math.ceil((window.endsAt - now) / 1000), over: false };
+  }
+
+  /** This hit and any not yet sent, counted in PostgreSQL now. */
+  async function spendExactly(key: string, now: number): Promise<Spent> {
     let window = windows.get(key);
-    if (window && now < window.endsAt && window.hits + window.pending + 1 <= exactFrom) {
-      window.pending += 1;
-      scheduleFlush();
-      return { remaining: quota - window.hits - window.pending, resetSeconds: Math.ceil((window.endsAt - now) / 1000), over: false };
-    }
     if (!window && windows.size < LOCAL_KEYS_MAX) windows.set(key, (window = { hits: 0, pending: 0, endsAt: 0 }));
-    // Exact: this hit and any not yet sent, counted in PostgreSQL now.
     const carried = window && now < window.endsAt ? window.pending : 0;
     if (window) window.pending -= carried;
     const [count] = await addHits(db, [{ key, hits: carried + 1 }], windowSeconds);
@@ -121,10 +125,7 @@ export function rateLimit(db: Database, limits: Config['rateLimit'], logger: Log
     return { remaining: Math.max(0, quota - count!.hits), resetSeconds: count!.resetSeconds, over: count!.hits > quota };
   }
 
-  return async (ctx: Context, next: Next) => {
-    if (UNCOUNTED.has(ctx.path)) return next();
-    const key = clientKey(ctx);
-    const { remaining, resetSeconds, over } = await spend(key);
+  function answer(ctx: Context, key: string, next: Next, { remaining, resetSeconds, over }: Spent): Promise<void> {
     ctx.res.setHeader('RateLimit-Policy', policy); // not ctx.set: see requestId (middleware.ts)
     ctx.res.setHeader('RateLimit', `"default";r=${remaining};t=${resetSeconds}`);
     if (over) {
@@ -134,5 +135,15 @@ export function rateLimit(db: Database, limits: Config['rateLimit'], logger: Log
       });
     }
     return next();
+  }
+
+  // Not async on the local tier (most requests): no promise or microtask of its own.
+  return (ctx: Context, next: Next) => {
+    if (UNCOUNTED.has(ctx.path)) return next();
+    const key = clientKey(ctx);
+    const now = Date.now();
+    const spent = spendLocally(key, now);
+    if (spent) return answer(ctx, key, next, spent);
+    return spendExactly(key, now).then((exact) => answer(ctx, key, next, exact));
   };
 }

@@ -121,7 +121,7 @@ export function matchRoutes(routes: Route[]): Middleware {
 }
 
 /** 7. handler: the operation's own, given the request as validated. */
-export const handle: Middleware = async (ctx) => {
+export const handle: Middleware = (ctx) => {
   const route = routeOf(ctx);
-  await route.handler({ operation: route.operation, request: ctx.state.request, security: ctx.state.security }, ctx);
+  return route.handler({ operation: route.operation, request: ctx.state.request, security: ctx.state.security }, ctx);
 };

@@ -12,7 +12,7 @@ export type SecurityVerdict = { verifyBody?: (text: string) => void } & Record<s
  */
 export type SecurityScheme = {
   realm: Realm;
-  check: (ctx: Context) => false | SecurityVerdict | Promise<false | SecurityVerdict>;
+  check: (ctx: Context) => false | SecurityVerdict;
 };
 
 /** The service's own bearer tokens (verified beforehand by verifyBearer, which leaves the claims on ctx.state). */
@@ -32,7 +32,8 @@ export const bearerAuth: SecurityScheme = {
  * operations (`security: []`) pass. Nothing of the body has been read yet.
  */
 export function authenticate(schemes: Record<string, SecurityScheme>): Middleware {
-  return async (ctx, next) => {
+  // Not async: every scheme decides from what is already here (verifyBearer verified the token).
+  return (ctx, next) => {
     const { security } = routeOf(ctx);
     ctx.state.security = {};
     if (security.length === 0) return next();
@@ -43,7 +44,7 @@ export function authenticate(schemes: Record<string, SecurityScheme>): Middlewar
       for (const name of alternative) {
         let verdict: false | SecurityVerdict;
         try {
-          verdict = await schemes[name]!.check(ctx);
+          verdict = schemes[name]!.check(ctx);
         } catch (error) {
           refusal ??= error;
           verdict = false;
