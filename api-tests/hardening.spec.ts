@@ -194,7 +194,7 @@ test.describe('a server of its own with HTTP_MAX_CONNECTIONS=3', { tag: '@integr
     metricsPort = await freePort();
     server = await startOwnServer({
       database: { url: testEnvironment().databaseUrl },
-      env: { MIGRATE_ON_START: 'false', HTTP_MAX_CONNECTIONS: String(CAP), METRICS_PORT: String(metricsPort), LOG_LEVEL: 'info' },
+      env: { MIGRATE_ON_START: 'false', HTTP_MAX_CONNECTIONS: String(CAP), HTTP_MAX_CONNECTIONS_PER_CLIENT: String(CAP), METRICS_PORT: String(metricsPort), LOG_LEVEL: 'info' },
     });
     apiPort = Number(new URL(server.baseURL).port);
     // Ready before any connection is held, so that every test is done long before their 408s.
@@ -281,7 +281,7 @@ test.describe('a server of its own with HTTP_MAX_CONNECTIONS=3', { tag: '@integr
       await Promise.all(held.map((connection) => connection.close()));
     }
     await expect.poll(async () => (await exchange(apiPort, `${head('/health', 'Connection: close\r\n')}\r\n`)).answers[0]?.status).toBe(200);
-    await expect.poll(() => server.output()).toMatch(/"msg":"connections refused: the connection cap is reached"/);
+    await expect.poll(() => server.output()).toMatch(/"msg":"connections refused: a connection cap is reached"/);
   });
 
   test('a request head left unfinished: 408 problem+json once 20 s have passed, on either listener', { tag: '@slow' }, async () => {
@@ -311,6 +311,64 @@ test.describe('a server of its own with HTTP_MAX_CONNECTIONS=3', { tag: '@integr
     const held = await fill(metricsPort, '/metrics');
     try {
       await expectRefused(metricsPort, '/metrics', `over-cap-${randomUUID()}`);
+    } finally {
+      await Promise.all(held.map((connection) => connection.close()));
+    }
+  });
+});
+
+/**
+ * The cap per client address (HTTP_MAX_CONNECTIONS_PER_CLIENT), on a server of its own: 4 in all,
+ * 2 per address; the clients are 127.0.0.1 to 127.0.0.4 (Linux routes all of 127.0.0.0/8 to the
+ * loopback), each connection held with a request answered and the next head left unfinished.
+ */
+test.describe('a server of its own with HTTP_MAX_CONNECTIONS=4 and HTTP_MAX_CONNECTIONS_PER_CLIENT=2', { tag: '@integration' }, () => {
+  let server: OwnServer;
+  let port: number;
+  test.beforeAll(async () => {
+    server = await startOwnServer({
+      database: { url: testEnvironment().databaseUrl },
+      env: { MIGRATE_ON_START: 'false', HTTP_MAX_CONNECTIONS: '4', HTTP_MAX_CONNECTIONS_PER_CLIENT: '2' },
+    });
+    port = Number(new URL(server.baseURL).port);
+    await contract();
+  });
+  test.afterAll(async () => {
+    await server?.stop();
+  });
+
+  const request = 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n';
+  async function hold(localAddress: string): Promise<HeldConnection> {
+    const connection = await holdConnection(port, { localAddress });
+    expect((await connection.request(`${request}\r\n`)).status, `a connection from ${localAddress}`).toBe(200);
+    connection.write(request);
+    return connection;
+  }
+  async function refused(localAddress: string): Promise<string> {
+    const { answers, closed } = await exchange(port, `${request}\r\n`, { localAddress });
+    expect(answers.map((answer) => answer.status), `a connection from ${localAddress}`).toEqual([503]);
+    expect(closed).toBe(true);
+    const answer = answers[0]!;
+    expect(answer.headers['retry-after']).toMatch(/^\d+$/);
+    const problem = await expectProtocolLevelProblem({ status: () => answer.status, headers: () => answer.headers, body: async () => answer.body });
+    return String(problem.detail);
+  }
+
+  test('a third connection from one address is a 503 that says so, while other addresses are served up to the cap', async () => {
+    const held: HeldConnection[] = [];
+    try {
+      // 127.0.0.1 may still hold the start's /health poll connection for a few seconds: it is the one
+      // address the test does not fill first.
+      held.push(await hold('127.0.0.2'), await hold('127.0.0.2'));
+      expect(await refused('127.0.0.2')).toMatch(/^Your address already holds its most connections to this server at once \(2\)\. Retry after/);
+      held.push(await hold('127.0.0.3'));
+      await expect.poll(async () => (await exchange(port, `${request}Connection: close\r\n\r\n`, { localAddress: '127.0.0.4' })).answers[0]?.status).toBe(200);
+      held.push(await hold('127.0.0.4'));
+      expect(await refused('127.0.0.5')).toMatch(/^This server already holds its most connections at once \(4\)\. Retry after/);
+      // One of 127.0.0.2's freed: it may connect again (once the server has seen the close).
+      await held.shift()!.close();
+      await held.pop()!.close();
+      await expect.poll(async () => (await exchange(port, `${request}Connection: close\r\n\r\n`, { localAddress: '127.0.0.2' })).answers[0]?.status).toBe(200);
     } finally {
       await Promise.all(held.map((connection) => connection.close()));
     }

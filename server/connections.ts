@@ -57,45 +57,68 @@ export function defaultMaxConnections(limit = openFilesLimit()): number {
   return Math.max(64, Math.min(4096, Math.floor((limit ?? 1024) / 2)));
 }
 
+/** What one listener holds at most: connections in all, and from one client address (unset: no such bound). */
+export type ConnectionLimits = { max: number; perClient: number | undefined };
+
 /**
- * Applies the cap and the timeouts to `server`, before it accepts a first connection. The cap
- * wraps the HTTP server's own handling of a new socket (its 'connection' listener, the documented
- * way sockets reach it): a socket under the cap goes on to it, one over the cap never does. One
- * counter per connection, nothing per request.
+ * Applies the caps and the timeouts to `server`, before it accepts a first connection. The caps
+ * wrap the HTTP server's own handling of a new socket (its 'connection' listener, the documented
+ * way sockets reach it): a socket under them goes on to it, one over them never does. A counter
+ * per connection (and a map entry per client address, when that is bounded), nothing per request.
  */
-export function boundConnections(server: Server, maxConnections: number, logger: Logger, listener: string): void {
+export function boundConnections(server: Server, limits: ConnectionLimits, logger: Logger, listener: string): void {
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
 
   const serve = server.listeners('connection') as Array<(this: Server, socket: Socket) => void>;
   server.removeAllListeners('connection');
-  const detail = `This server already holds its most connections at once (${maxConnections}). Retry after ${RETRY_AFTER_SECONDS} s, and reuse one connection for many requests (keep-alive) rather than opening many.`;
-  const answer = () => rawProblem([503, 'too-many-connections', 'Service Unavailable', detail], { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+  const retry = `Retry after ${RETRY_AFTER_SECONDS} s, and reuse one connection for many requests (keep-alive) rather than opening many.`;
+  const details = {
+    server: `This server already holds its most connections at once (${limits.max}). ${retry}`,
+    client: `Your address already holds its most connections to this server at once (${limits.perClient}). ${retry}`,
+  };
+  const answer = (which: keyof typeof details) =>
+    rawProblem([503, 'too-many-connections', 'Service Unavailable', details[which]], { 'Retry-After': String(RETRY_AFTER_SECONDS) });
   let open = 0;
-  const refusals = { answered: 0, dropped: 0, reported: false };
+  const byClient = new Map<string, number>();
+  const refusals = { server: 0, client: 0, dropped: 0, reported: false };
   // One log line a second at most under a flood, not one per connection.
   const report = () => {
     if (refusals.reported) return;
     refusals.reported = true;
     setTimeout(() => {
-      logger.warn({ listener, max_connections: maxConnections, answered_503: refusals.answered, closed_unanswered: refusals.dropped }, 'connections refused: the connection cap is reached');
-      Object.assign(refusals, { answered: 0, dropped: 0, reported: false });
+      logger.warn(
+        { listener, ...limits, answered_503: refusals.server, answered_503_per_client: refusals.client, closed_unanswered: refusals.dropped },
+        'connections refused: a connection cap is reached',
+      );
+      Object.assign(refusals, { server: 0, client: 0, dropped: 0, reported: false });
     }, 1_000).unref();
+  };
+  const refuseFor = (socket: Socket, which: keyof typeof details) => {
+    refusals[which]++;
+    report();
+    refuse(socket, answer(which)); // each with a request id of its own
   };
 
   server.on('connection', (socket: Socket) => {
-    if (open >= maxConnections) {
-      refusals.answered++;
-      report();
-      refuse(socket, answer()); // each with a request id of its own
-      return;
+    if (open >= limits.max) return refuseFor(socket, 'server');
+    if (limits.perClient !== undefined) {
+      const client = socket.remoteAddress ?? '';
+      const held = byClient.get(client) ?? 0;
+      if (held >= limits.perClient) return refuseFor(socket, 'client');
+      byClient.set(client, held + 1);
+      socket.once('close', () => {
+        const left = byClient.get(client)! - 1;
+        if (left > 0) byClient.set(client, left);
+        else byClient.delete(client);
+      });
     }
     open++;
     socket.once('close', () => open--);
     for (const handle of serve) handle.call(server, socket);
   });
-  server.maxConnections = maxConnections + REFUSAL_ROOM;
+  server.maxConnections = limits.max + REFUSAL_ROOM;
   server.on('drop', () => {
     refusals.dropped++;
     report();

@@ -75,7 +75,7 @@ const server: Server = await step(
   () =>
     new Promise<Server>((resolve, reject) => {
       const listening = createHttpServer(app.callback()).listen(config.port, config.host);
-      boundConnections(listening, config.maxConnections, logger, 'api');
+      boundConnections(listening, config.connections, logger, 'api');
       answerClientErrors(listening, app.callback(), logger);
       listening.once('error', reject);
       listening.once('listening', () => {

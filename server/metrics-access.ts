@@ -75,8 +75,9 @@ export function listenForMetrics(config: Config, registry: Registry, logger: Log
   });
   return new Promise((resolve, reject) => {
     const server = createHttpServer(app.callback()).listen(config.metrics.port, config.metrics.host);
-    // The API's cap and timeouts, the cap at most METRICS_MAX_CONNECTIONS: a scraper or two connect here.
-    boundConnections(server, Math.min(config.maxConnections, METRICS_MAX_CONNECTIONS), logger, 'metrics');
+    // The API's caps and timeouts, at most METRICS_MAX_CONNECTIONS in all: a scraper or two connect here.
+    const limits = config.connections;
+    boundConnections(server, { max: Math.min(limits.max, METRICS_MAX_CONNECTIONS), perClient: limits.perClient }, logger, 'metrics');
     answerClientErrors(server, app.callback(), logger);
     server.once('error', reject);
     server.once('listening', () => {

@@ -34,10 +34,10 @@ export function parseAnswers(data: Buffer): RawAnswer[] {
 export function exchange(
   port: number,
   bytes: string | Buffer,
-  { host = '127.0.0.1', timeoutMs = 10_000 }: { host?: string; timeoutMs?: number } = {},
+  { host = '127.0.0.1', timeoutMs = 10_000, localAddress }: { host?: string; timeoutMs?: number; localAddress?: string } = {},
 ): Promise<{ answers: RawAnswer[]; closed: boolean; reset: boolean; hung: boolean }> {
   return new Promise((resolve) => {
-    const socket = net.connect(port, host);
+    const socket = net.connect({ port, host, localAddress });
     const chunks: Buffer[] = [];
     let closed = false;
     let reset = false;
@@ -57,9 +57,10 @@ export function exchange(
 /** A connection held open: `request` writes bytes and waits for the next whole answer. */
 export type HeldConnection = { request: (bytes: string) => Promise<RawAnswer>; write: (bytes: string) => void; close: () => Promise<void> };
 
-export function holdConnection(port: number, host = '127.0.0.1'): Promise<HeldConnection> {
+/** `localAddress`: the client's own address (any of 127.0.0.0/8 on Linux), to be another client. */
+export function holdConnection(port: number, { host = '127.0.0.1', localAddress }: { host?: string; localAddress?: string } = {}): Promise<HeldConnection> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, host);
+    const socket = net.connect({ port, host, localAddress });
     let buffered = Buffer.alloc(0);
     let waiting: ((answer: RawAnswer) => void) | undefined;
     socket.on('data', (chunk) => {
