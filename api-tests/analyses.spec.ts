@@ -102,7 +102,7 @@ test.describe('analyses API', { tag: '@integration' }, () => {
       raw_output: null,
     });
     const stored = await db.pool.oneFirst(sql.unsafe`SELECT overall_score::text FROM analyses WHERE id = ${created.id}`);
-    expect(stored).toBe('73.00');
+    expect(stored).toBe('73');
   });
 
   test('a rep who did not speak on the call is a 400 naming /rep_email, and nothing changes', async ({
@@ -119,6 +119,72 @@ test.describe('analyses API', { tag: '@integration' }, () => {
       SELECT (SELECT count(*)::int FROM analyses WHERE call_id = ${callId}) AS analyses, processed_at
       FROM calls WHERE id = ${callId}`);
     expect(state).toEqual({ analyses: 0, processed_at: null });
+  });
+
+  test("a prospect or customer on the call is no rep: 400 naming /rep_email, and nothing changes", async ({ api, db, trackCall }) => {
+    const { callId, customerEmail } = await callWithRep(api, trackCall);
+    const customer = uniqueEmail('customer');
+    expect((await api.post(`/calls/${callId}/speakers`, { name: 'Ana Ruiz', email: customer, role: 'customer', company_side: false })).status()).toBe(201);
+    // Labelled a customer yet on the company side: a contradiction, and still no rep to score.
+    const labelled = uniqueEmail('labelled');
+    expect((await api.post(`/calls/${callId}/speakers`, { name: 'Lee Park', email: labelled, role: 'customer', company_side: true })).status()).toBe(201);
+    for (const [email, said] of [
+      [customerEmail, 'as prospect, not on the company side;'],
+      [customer.toUpperCase(), 'as customer, not on the company side;'],
+      [labelled, 'as customer;'],
+    ] as const) {
+      const response = await api.post(`/calls/${callId}/analyses`, analysisBody(email));
+      expect(response.status(), email).toBe(400);
+      const problem = await response.json();
+      expect(problem.errors).toEqual([
+        { location: 'body', path: '/rep_email', message: 'must be the email of a rep on the call: a company-side speaker, not a prospect or customer' },
+      ]);
+      expect(problem.detail).toContain(said);
+    }
+    const state = await db.pool.one(sql.unsafe`
+      SELECT (SELECT count(*)::int FROM analyses WHERE call_id = ${callId}) AS analyses, processed_at
+      FROM calls WHERE id = ${callId}`);
+    expect(state).toEqual({ analyses: 0, processed_at: null });
+  });
+
+  test('an example that ends before it starts is a 400 naming each such end_ms; a moment (end = start) is stored', async ({ api, db, trackCall }) => {
+    const { callId, repEmail } = await callWithRep(api, trackCall);
+    const ok = { start_ms: 1000, end_ms: 2000, summary: 'fine' };
+    const response = await api.post(
+      `/calls/${callId}/analyses`,
+      analysisBody(repEmail, {
+        specific_examples: {
+          good: [ok, { start_ms: 9100, end_ms: 4200, summary: 'backwards' }],
+          needs_work: [{ start_ms: 30000, end_ms: 29999, summary: 'one ms backwards' }, ok],
+        },
+      }),
+    );
+    expect(response.status()).toBe(400);
+    const problem = await response.json();
+    expect(problem.errors).toEqual([
+      { location: 'body', path: '/specific_examples/good/1/end_ms', message: 'must not be before start_ms (9100)' },
+      { location: 'body', path: '/specific_examples/needs_work/0/end_ms', message: 'must not be before start_ms (30000)' },
+    ]);
+    expect(problem.error_count).toBe(2);
+    expect(problem.detail).toBe('body/specific_examples/good/1/end_ms: must not be before start_ms (9100) (and 1 more; see errors)');
+    expect(await db.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM analyses WHERE call_id = ${callId}`)).toBe(0);
+
+    const moment = { good: [{ start_ms: 4200, end_ms: 4200, summary: 'a moment' }], needs_work: [] };
+    const stored = await api.post(`/calls/${callId}/analyses`, analysisBody(repEmail, { specific_examples: moment }));
+    expect(stored.status()).toBe(201);
+    expect((await stored.json()).specific_examples).toEqual(moment);
+  });
+
+  test('overall_score is stored and answered exactly as sent, never rounded', async ({ api, db, trackCall }) => {
+    const { callId, repEmail } = await callWithRep(api, trackCall);
+    for (const [sent, text] of [[77.125, '77.125'], [33.333333333333336, '33.333333333333336'], [0.001, '0.001'], [100, '100']] as const) {
+      const response = await api.post(`/calls/${callId}/analyses`, analysisBody(repEmail, { overall_score: sent }));
+      expect(response.status(), String(sent)).toBe(201);
+      const created = await response.json();
+      expect(created.overall_score).toBe(sent);
+      expect(await db.pool.oneFirst(sql.unsafe`SELECT overall_score::text FROM analyses WHERE id = ${created.id}`)).toBe(text);
+      expect((await (await api.get(`/analyses/${created.id}`)).json()).overall_score).toBe(sent);
+    }
   });
 
   test('an invalid body is a 400 from the contract', async ({ api, trackCall }) => {

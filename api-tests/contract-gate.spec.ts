@@ -6,15 +6,15 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { gateVerdict } from '../scripts/contract-gate.js';
+import { gateVerdict, type AcceptedChanges } from '../scripts/contract-gate.js';
 import { expect, test } from './support/fixtures.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 type Spec = Record<string, any>;
 
 /** The gate's verdict, as `npm run contract:gate` prints it (the CLI is run once, below). */
-function gate(released: Spec, current: Spec) {
-  const verdict = gateVerdict(released, current);
+function gate(released: Spec, current: Spec, accepted: AcceptedChanges = {}) {
+  const verdict = gateVerdict(released, current, accepted);
   return { status: verdict.ok ? 0 : 1, output: verdict.lines.join('\n') };
 }
 
@@ -35,6 +35,12 @@ const breaks: [string, (spec: Spec) => void, RegExp][] = [
   ['a request bound narrowed', (spec) => (spec.components.schemas.CallCreate.properties.title.maxLength = 5), /maxLength/],
   ['a request type narrowed', (spec) => (spec.components.schemas.CallCreate.properties.duration_seconds.type = 'string'), /duration_seconds|type/],
   ['a response field\'s type changed', (spec) => (spec.components.schemas.Call.properties.duration_seconds.type = 'string'), /responses > 200 .*duration_seconds > type/],
+  // Our own bounds, which api-smart-diff reads as annotations.
+  ['a key bound (x-max-key-length) lowered on a request', (spec) => (spec.components.schemas.CallCreate.properties.metadata['x-max-key-length'] = 20), /POST \/calls: x-max-key-length lowered from 200 to 20 on metadata/],
+  ['a key bound (x-max-key-length) added to a request', (spec) => (spec.components.schemas.SpeakerCreate['x-max-key-length'] = 20), /POST \/calls\/\{call_id\}\/speakers: x-max-key-length: 20 added/],
+  ['an operation\'s body limit (x-body-limit) lowered', (spec) => (spec.paths['/calls'].post['x-body-limit'] = 1024), /POST \/calls: x-body-limit lowered from 1048576 to 1024/],
+  ['the sentence bound (x-max-sentences) lowered', (spec) => (spec.components.schemas.GongTranscript['x-max-sentences'] = 10), /PUT \/calls\/\{call_id\}\/transcript: x-max-sentences lowered/],
+  ['the nesting bound (x-max-nesting-depth) lowered', (spec) => (spec.info['x-max-nesting-depth'] = 4), /x-max-nesting-depth lowered from 32 to 4/],
 ];
 
 test.describe('breaking-change gate', () => {
@@ -88,6 +94,77 @@ test.describe('breaking-change gate', () => {
     const narrowedRequest = gate(released, current);
     expect(narrowedRequest.output).toMatch(/duration_seconds/);
     expect(narrowedRequest.status).toBe(1);
+  });
+
+  test('raising one of our bounds is no break', () => {
+    const current = baseline();
+    current.paths['/calls'].post['x-body-limit'] = 2 * 1048576;
+    current.components.schemas.CallCreate.properties.metadata['x-max-key-length'] = 400;
+    const run = gate(baseline(), current);
+    expect(run.output).toMatch(/no client of .* breaks unannounced/);
+    expect(run.status).toBe(0);
+  });
+
+  test('the committed accepted changes are each still a break of this diff, with a reason, and are printed with it', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/contract-gate.ts'], { cwd: ROOT, encoding: 'utf8' });
+    const accepted = parse(readFileSync(path.join(ROOT, 'openapi', 'accepted-changes.yaml'), 'utf8')) as { changes: { why: string; at: string[] }[] };
+    for (const change of accepted.changes ?? []) expect(run.stdout).toContain(`accepted because: ${change.why.trim()}`);
+    expect(run.status).toBe(0);
+  });
+
+  test.describe('accepted changes (openapi/accepted-changes.yaml)', () => {
+    const where = 'paths > /calls > post > requestBody > content > application/json > schema > properties > title > maxLength';
+    const narrowTitle = (spec: Spec) => (spec.components.schemas.CallCreate.properties.title.maxLength = 400);
+    const narrowProduct = (spec: Spec) => (spec.components.schemas.CallCreate.properties.product.maxLength = 50);
+    const accepting = (at: string[], why = 'No real client sends titles over 400 characters.'): AcceptedChanges => ({
+      released: baseline().info.version,
+      changes: [{ why, at }],
+    });
+
+    test('a listed tightening passes and is printed with its reason; an unlisted one beside it still fails', () => {
+      const current = baseline();
+      narrowTitle(current);
+      const accepted = gate(baseline(), current, accepting([`replace ${where}`]));
+      expect(accepted.output).toContain('1 breaking change(s) accepted');
+      expect(accepted.output).toContain('accepted because: No real client sends titles over 400 characters.');
+      expect(accepted.output).toMatch(/no client of .* breaks unannounced/);
+      expect(accepted.status).toBe(0);
+
+      narrowProduct(current);
+      const refused = gate(baseline(), current, accepting([`replace ${where}`]));
+      expect(refused.output).toMatch(/1 change\(s\) break clients/);
+      expect(refused.output).toMatch(/product > maxLength/);
+      expect(refused.output).not.toMatch(/  - .*title > maxLength/);
+      expect(refused.output).toContain('"replace paths > /calls > post > requestBody > content > application/json > schema > properties > product > maxLength"');
+      expect(refused.status).toBe(1);
+    });
+
+    test('without the file, or with the tightening not listed, the same change fails', () => {
+      const current = baseline();
+      narrowTitle(current);
+      for (const accepted of [{}, accepting([`replace ${where.replace('title', 'product')}`])]) {
+        const run = gate(baseline(), current, accepted);
+        expect(run.output).toMatch(/title > maxLength/);
+        expect(run.status).toBe(1);
+      }
+    });
+
+    test('a listed change the diff does not have fails the gate (the list cannot go stale)', () => {
+      const run = gate(baseline(), baseline(), accepting([`replace ${where}`]));
+      expect(run.output).toContain(`accepts "replace ${where}", which is no breaking change of this diff: remove it`);
+      expect(run.status).toBe(1);
+    });
+
+    test('an accepted change without a reason, or listed against another release, fails the gate', () => {
+      const current = baseline();
+      narrowTitle(current);
+      const unexplained = gate(baseline(), current, accepting([`replace ${where}`], '  '));
+      expect(unexplained.output).toMatch(/accepted change 1 has no `why`/);
+      expect(unexplained.status).toBe(1);
+      const older = gate(baseline(), current, { ...accepting([`replace ${where}`]), released: '0.9.0' });
+      expect(older.output).toMatch(/listed against 0\.9\.0, but the released contract is/);
+      expect(older.status).toBe(1);
+    });
   });
 
   test('info.version must be semver and not go down', () => {

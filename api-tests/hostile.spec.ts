@@ -7,8 +7,9 @@
  * a 400 they do not declare. Raw sockets (node:net) where no HTTP client would send the bytes.
  */
 import net from 'node:net';
+import type { Database } from '../db/pool.js';
 import { expectMatchesContract, expectProtocolLevelProblem } from './support/contract.js';
-import { expect, newCall, sql, test } from './support/fixtures.js';
+import { expect, newCall, setupBody, sql, test, uniqueEmail, uniqueGongId } from './support/fixtures.js';
 import { testEnvironment } from './support/test-environment.js';
 import { signToken } from './support/tokens.js';
 
@@ -281,5 +282,210 @@ test.describe('operations without parameters ignore a query string (they declare
     const response = await api.get('/calls?probe=1');
     expect(response.status()).toBe(400);
     expect((await response.json()).errors).toContainEqual({ location: 'query', path: '/probe', message: 'is not a known property' });
+  });
+});
+
+test.describe('keys of free-form objects are bounded (x-max-key-length), never stored at any length', { tag: '@integration' }, () => {
+  const long = (length: number) => 'k'.repeat(length);
+
+  test('createCall: a metadata key of 201 characters is a 400 naming /metadata; 200, or 200 emoji, is stored', async ({ api, db, trackCall }) => {
+    const call = newCall({ metadata: { direction: 'Outbound', [long(201)]: 1 } });
+    const refused = await api.post('/calls', call);
+    expect(refused.status()).toBe(400);
+    const problem = await refused.json();
+    expect(problem.errors).toEqual([{ location: 'body', path: '/metadata', message: 'must NOT have keys longer than 200 characters (one has 201)' }]);
+    expect(problem.detail).not.toContain(long(201));
+    expect(await db.pool.exists(sql.unsafe`SELECT 1 FROM calls WHERE gong_call_id = ${String(call.gong_call_id)}`)).toBe(false);
+
+    // Characters, as maxLength counts them: 200 emoji are 400 UTF-16 units.
+    const metadata = { [long(200)]: 1, ['😀'.repeat(200)]: 2 };
+    const stored = await api.post('/calls', newCall({ metadata }));
+    expect(stored.status()).toBe(201);
+    const created = await stored.json();
+    trackCall(created.id);
+    expect(created.metadata).toEqual(metadata);
+  });
+
+  test('a megabyte key is refused without being echoed', async ({ api }) => {
+    const response = await api.patch(`/calls/00000000-0000-4000-8000-000000000000`, { metadata: { [long(900_000)]: true } });
+    expect(response.status()).toBe(400);
+    const text = await response.text();
+    expect(text.length).toBeLessThan(2000);
+    expect(JSON.parse(text).errors).toEqual([{ location: 'body', path: '/metadata', message: 'must NOT have keys longer than 200 characters (one has 900000)' }]);
+  });
+
+  test('createAnalysis: a scores dimension over 100 characters and a raw_output key over 200 are 400s naming each object', async ({ api, db, trackCall }) => {
+    const body = newCall();
+    const created = await api.post('/calls', body);
+    expect(created.status()).toBe(201);
+    const call = await created.json();
+    trackCall(call.id);
+    const analysis = {
+      rep_email: (body.speakers as { email: string }[])[0]!.email,
+      scores: { discovery: 80, [long(101)]: 70 },
+      raw_output: { [long(201)]: 'x' },
+      analyst: 'coach',
+      rubric_version: '1',
+    };
+    const response = await api.post(`/calls/${call.id}/analyses`, analysis);
+    expect(response.status()).toBe(400);
+    expect((await response.json()).errors).toEqual([
+      { location: 'body', path: '/scores', message: 'must NOT have keys longer than 100 characters (one has 101)' },
+      { location: 'body', path: '/raw_output', message: 'must NOT have keys longer than 200 characters (one has 201)' },
+    ]);
+    expect(await db.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM analyses WHERE call_id = ${call.id}`)).toBe(0);
+    const fits = await api.post(`/calls/${call.id}/analyses`, { ...analysis, scores: { [long(100)]: 70 }, raw_output: { [long(200)]: 'x' } });
+    expect(fits.status()).toBe(201);
+  });
+
+  test('the Gong webhook: an extra key over 200 characters in the payload or a party is a 400 naming where', async ({ api }) => {
+    const key = testEnvironment().gong.urlKey;
+    const payload = (extra: Record<string, unknown>, party: Record<string, unknown> = {}) => ({
+      ...extra,
+      callData: { metaData: { id: String(newCall().gong_call_id), scheduled: '2026-11-05T10:00:00Z' }, parties: [{ id: '1', affiliation: 'Internal', ...party }] },
+    });
+    for (const [body, path] of [
+      [payload({ [long(201)]: 1 }), '/'],
+      [payload({}, { [long(201)]: 1 }), '/callData/parties/0'],
+    ] as const) {
+      const response = await api.as(null).post(`/webhooks/gong?key=${encodeURIComponent(key)}`, body);
+      expect(response.status(), path).toBe(400);
+      expect((await response.json()).errors).toEqual([{ location: 'body', path, message: 'must NOT have keys longer than 200 characters (one has 201)' }]);
+    }
+  });
+});
+
+test.describe('one person once per call: duplicates are refused, never stored twice or silently merged', { tag: '@integration' }, () => {
+  const speaker = (email: string, extra: Record<string, unknown> = {}) => ({ name: 'Sarah Chen', email, role: 'ae', company_side: true, ...extra });
+  const speakersOf = (db: Database, callId: string) =>
+    db.pool.any(sql.unsafe`SELECT name, email, gong_speaker_id FROM speakers WHERE call_id = ${callId} ORDER BY added_order`);
+
+  test('createCall with one email in two cases: 409, and nothing is stored', async ({ api, db }) => {
+    const email = uniqueEmail('sarah');
+    const call = newCall({ speakers: [speaker(email.toUpperCase()), speaker(email)] });
+    const response = await api.post('/calls', call);
+    expect(response.status()).toBe(409);
+    expect((await response.json()).detail).toBe('Two speakers of one call cannot share an email address (compared case-insensitively).');
+    expect(await db.pool.exists(sql.unsafe`SELECT 1 FROM calls WHERE gong_call_id = ${String(call.gong_call_id)}`)).toBe(false);
+  });
+
+  test('addSpeaker with a stored email in another case: 409, and the call keeps one speaker of that email', async ({ api, db, trackCall }) => {
+    const call = await setupBody(api.post('/calls', newCall()), 201);
+    trackCall(call.id);
+    const email = call.speakers[0].email as string;
+    const response = await api.post(`/calls/${call.id}/speakers`, speaker(email.toUpperCase(), { role: 'se' }));
+    expect(response.status()).toBe(409);
+    expect(await db.pool.oneFirst(sql.unsafe`SELECT count(*)::int FROM speakers WHERE call_id = ${call.id} AND lower(email) = ${email}`)).toBe(1);
+    // The call stays upsertable by that email (a stored pair made every later upsert a 409).
+    const upsert = await api.put(`/calls/by-gong-id/${call.gong_call_id}`, { title: call.title, scheduled_at: call.scheduled_at, speakers: [speaker(email, { name: 'Sarah C.' })] });
+    expect(upsert.status()).toBe(200);
+  });
+
+  test('an upsert whose two speakers match one stored speaker (by email and by gong_speaker_id): 409 naming both, and nothing changes', async ({ api, db, trackCall }) => {
+    const gongId = uniqueGongId();
+    const [sarah, priya] = [uniqueEmail('sarah'), uniqueEmail('priya')];
+    const base = { title: 'Acme call', scheduled_at: '2026-11-02T15:00:00Z' };
+    const call = await setupBody(api.put(`/calls/by-gong-id/${gongId}`, { ...base, speakers: [speaker(sarah, { gong_speaker_id: '101' })] }), 201);
+    trackCall(call.id);
+    const before = await speakersOf(db, call.id);
+    const response = await api.put(`/calls/by-gong-id/${gongId}`, {
+      ...base,
+      title: 'Acme call, renamed',
+      speakers: [speaker(sarah, { name: 'Sarah C.' }), speaker(priya, { name: 'Priya Raman', gong_speaker_id: '101' })],
+    });
+    expect(response.status()).toBe(409);
+    expect((await response.json()).detail).toBe(
+      `speakers/0 and speakers/1 both match the call's stored speaker ${call.speakers[0].id} (by email or gong_speaker_id); ` +
+        'send that person once, or correct the email or gong_speaker_id. Nothing was stored.',
+    );
+    expect(await speakersOf(db, call.id)).toEqual(before);
+    expect(await db.pool.oneFirst(sql.unsafe`SELECT title FROM calls WHERE id = ${call.id}`)).toBe('Acme call');
+  });
+
+  test('an upsert sent again with two speakers known by name alone changes nothing (200, not a 409)', async ({ api, db, trackCall }) => {
+    const body = {
+      title: 'Acme call',
+      scheduled_at: '2026-11-02T15:00:00Z',
+      speakers: [{ name: 'Buyer', role: 'prospect', company_side: false }, { name: 'Buyer', role: 'prospect', company_side: false }],
+    };
+    const gongId = uniqueGongId();
+    const call = await setupBody(api.put(`/calls/by-gong-id/${gongId}`, body), 201);
+    trackCall(call.id);
+    const again = await api.put(`/calls/by-gong-id/${gongId}`, body);
+    expect(again.status()).toBe(200);
+    expect((await speakersOf(db, call.id)).length).toBe(2);
+  });
+
+  test("a Gong delivery whose party takes another stored speaker's speaker id: a declared 409, recorded as failed, nothing changes", async ({ api, db, trackCall, cleanup }) => {
+    const gongId = uniqueGongId();
+    const [sarah, priya] = [uniqueEmail('sarah'), uniqueEmail('priya')];
+    const call = await setupBody(
+      api.put(`/calls/by-gong-id/${gongId}`, {
+        title: 'Acme call',
+        scheduled_at: '2026-11-02T15:00:00Z',
+        speakers: [speaker(sarah, { gong_speaker_id: '101' }), speaker(priya, { name: 'Priya Raman', gong_speaker_id: '102' })],
+      }),
+      201,
+    );
+    trackCall(call.id);
+    const before = await speakersOf(db, call.id);
+    const deliveryId = `conflict-${gongId}`;
+    cleanup.add('delete webhook event', () => db.pool.query(sql.unsafe`DELETE FROM webhook_events WHERE delivery_id = ${deliveryId}`));
+    const response = await api.as(null).post(
+      `/webhooks/gong?key=${encodeURIComponent(testEnvironment().gong.urlKey)}`,
+      { callData: { metaData: { id: gongId, scheduled: '2026-11-02T15:00:00Z' }, parties: [{ id: '1', emailAddress: sarah, speakerId: '102', affiliation: 'Internal' }] } },
+      { headers: { 'X-Gong-Delivery-Id': deliveryId } },
+    );
+    expect(response.status()).toBe(409);
+    expect(await speakersOf(db, call.id)).toEqual(before);
+    expect(await db.pool.oneFirst(sql.unsafe`SELECT status FROM webhook_events WHERE delivery_id = ${deliveryId}`)).toBe('failed');
+  });
+
+  test('a Gong delivery listing one stored person twice (by email, and by speaker id) is that person once, as the first entry says', async ({ api, db, trackCall, cleanup }) => {
+    const gongId = uniqueGongId();
+    const sarah = uniqueEmail('sarah');
+    const call = await setupBody(
+      api.put(`/calls/by-gong-id/${gongId}`, { title: 'Acme call', scheduled_at: '2026-11-02T15:00:00Z', speakers: [speaker(sarah, { gong_speaker_id: '101' })] }),
+      201,
+    );
+    trackCall(call.id);
+    const deliveryId = `twice-${gongId}`;
+    cleanup.add('delete webhook event', () => db.pool.query(sql.unsafe`DELETE FROM webhook_events WHERE delivery_id = ${deliveryId}`));
+    const parties = [
+      { id: '1', emailAddress: sarah, name: 'Sarah C.', affiliation: 'Internal' },
+      { id: '2', speakerId: '101', name: 'Sarah (phone)', affiliation: 'Internal' },
+    ];
+    for (let round = 0; round < 3; round += 1) {
+      const response = await api.as(null).post(
+        `/webhooks/gong?key=${encodeURIComponent(testEnvironment().gong.urlKey)}`,
+        { callData: { metaData: { id: gongId, scheduled: '2026-11-02T15:00:00Z' }, parties } },
+        { headers: { 'X-Gong-Delivery-Id': `${deliveryId}-${round}` } },
+      );
+      cleanup.add('delete webhook event', () => db.pool.query(sql.unsafe`DELETE FROM webhook_events WHERE delivery_id = ${`${deliveryId}-${round}`}`));
+      expect(response.status()).toBe(200);
+      expect(await speakersOf(db, call.id)).toEqual([{ name: 'Sarah C.', email: sarah, gong_speaker_id: '101' }]);
+    }
+  });
+});
+
+test.describe('a range ends after it starts', { tag: '@integration' }, () => {
+  for (const [from, to] of [
+    ['2026-12-01T00:00:00Z', '2026-11-01T00:00:00Z'],
+    ['2026-11-01T01:00:00+01:00', '2026-11-01T00:00:00Z'],
+  ] as const) {
+    test(`listCalls with scheduled_from ${from} and scheduled_to ${to}: 400 naming scheduled_from`, async ({ api }) => {
+      const response = await api.get(`/calls?scheduled_from=${encodeURIComponent(from)}&scheduled_to=${encodeURIComponent(to)}`);
+      expect(response.status()).toBe(400);
+      expect((await response.json()).errors).toEqual([{ location: 'query', path: '/scheduled_from', message: 'must be before scheduled_to' }]);
+    });
+  }
+
+  test('listCalls with a range in order, or one bound, answers the page', async ({ api, trackCall }) => {
+    const call = await setupBody(api.post('/calls', newCall({ scheduled_at: '2031-05-05T10:00:00Z' })), 201);
+    trackCall(call.id);
+    const found = await api.get(`/calls?scheduled_from=2031-05-05T10:00:00Z&scheduled_to=2031-05-05T10:00:01Z`);
+    expect(found.status()).toBe(200);
+    expect((await found.json()).data.map((c: { id: string }) => c.id)).toEqual([call.id]);
+    expect((await api.get('/calls?scheduled_to=2031-05-05T10:00:00Z&limit=1')).status()).toBe(200);
   });
 });

@@ -96,13 +96,22 @@ const RULES: Record<string, Rule> = {
       })),
     }),
   },
-  // The rep analysed must have spoken on the call: make them a speaker first.
+  // The rep analysed must have spoken on the call, on the company side: make them a speaker
+  // first. An example cannot end before it starts.
   createAnalysis: {
     repair: async (built, { api, counter }) => {
-      const email = (built.body as { rep_email: string }).rep_email;
+      const body = built.body as { rep_email: string; specific_examples?: Record<string, { start_ms: number; end_ms: number }[]> };
       counter.count('setup');
-      await api.post(`${built.path.replace(/\/analyses$/, '')}/speakers`, { name: 'Analysed Rep', email, role: 'ae', company_side: true });
-      return built;
+      await api.post(`${built.path.replace(/\/analyses$/, '')}/speakers`, { name: 'Analysed Rep', email: body.rep_email, role: 'ae', company_side: true });
+      const examples = body.specific_examples;
+      if (!examples || typeof examples !== 'object') return built;
+      const ordered = Object.fromEntries(
+        Object.entries(examples).map(([kind, list]) => [
+          kind,
+          Array.isArray(list) ? list.map((example) => ({ ...example, end_ms: Math.max(example.start_ms, example.end_ms) })) : list,
+        ]),
+      );
+      return { ...built, body: { ...body, specific_examples: ordered } };
     },
   },
   // `from` and `to` come together, `from` first.
@@ -111,6 +120,16 @@ const RULES: Record<string, Rule> = {
       const { from, to, ...query } = built.query as { from?: string; to?: string };
       if (from === undefined || to === undefined || from === to) return { ...built, query };
       return { ...built, query: { ...query, from: from < to ? from : to, to: from < to ? to : from } };
+    },
+  },
+  // A listing's range: `scheduled_from` first.
+  listCalls: {
+    repair: (built) => {
+      const { scheduled_from: from, scheduled_to: to, ...query } = built.query as { scheduled_from?: string; scheduled_to?: string };
+      if (from === undefined || to === undefined) return built;
+      if (Date.parse(from) === Date.parse(to)) return { ...built, query };
+      const [first, last] = Date.parse(from) < Date.parse(to) ? [from, to] : [to, from];
+      return { ...built, query: { ...query, scheduled_from: first, scheduled_to: last } };
     },
   },
   // A sync window: `from` first, at most 3660 days long.

@@ -34,8 +34,9 @@ function checkExample(where: string, schema: object | undefined, value: unknown)
  * Where a request schema leaves a size open, as a security review of an OpenAPI document reads it:
  * a string without maxLength (an enum bounds itself), an array without maxItems, an integer without
  * minimum, maximum and format, a number without minimum and maximum, and an object that admits
- * members the spec does not name (free-form JSON, a map) without maxProperties. What free-form
- * JSON holds inside is bounded by the body limit and the nesting depth, not by a schema.
+ * members the spec does not name (free-form JSON, a map) without maxProperties or without
+ * x-max-key-length (its keys' bound; OpenAPI 3.0 has no propertyNames). What free-form JSON holds
+ * inside is bounded by the body limit and the nesting depth, not by a schema.
  */
 function unboundedRequestSchemas(schema: unknown, where: string, seen = new Set<unknown>()): string[] {
   if (!schema || typeof schema !== 'object' || seen.has(schema)) return [];
@@ -52,6 +53,9 @@ function unboundedRequestSchemas(schema: unknown, where: string, seen = new Set<
   if (type === 'number' && missing('minimum', 'maximum').length) found.push(`${where}: number without ${missing('minimum', 'maximum').join(', ')}`);
   if (type === 'object' && s.additionalProperties !== false && s.maxProperties === undefined) {
     found.push(`${where}: object admitting unnamed members without maxProperties`);
+  }
+  if (type === 'object' && s.additionalProperties !== false && s['x-max-key-length'] === undefined) {
+    found.push(`${where}: object admitting unnamed members without x-max-key-length`);
   }
   if (type === undefined && !s.enum && !s.allOf && !s.oneOf && !s.anyOf) found.push(`${where}: no type, so no bound`);
   for (const [name, property] of Object.entries((s.properties ?? {}) as Record<string, unknown>)) {

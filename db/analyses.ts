@@ -63,26 +63,36 @@ function selectAnalysis(connection: CommonQueryMethods, analysisId: string, scop
 export type CreateAnalysisResult =
   | { kind: 'created'; analysis: AnalysisRecord }
   | { kind: 'no_call' }
-  | { kind: 'not_a_speaker' };
+  | { kind: 'not_a_speaker' }
+  | { kind: 'not_a_rep'; role: string; company_side: boolean };
 
 /**
- * Stores an analysis of one rep (a speaker of the call, matched by email, case-insensitively) and
- * marks the call processed, in one transaction. The overall score defaults to the mean of the
- * scores, rounded to a whole point. The rep's email is stored lowercased, as reps are.
+ * Stores an analysis of one rep (a company-side speaker of the call, matched by email,
+ * case-insensitively) and marks the call processed, in one transaction. A speaker who is not on
+ * the company side, or whose role on the call is prospect or customer, is no rep: nothing is
+ * stored for them. The overall score is stored as sent (numeric, unrounded: migration 011); it
+ * defaults to the mean of the scores, rounded to a whole point. The rep's email is stored
+ * lowercased, as reps are.
  */
 export function createAnalysis(db: Database, callId: string, input: AnalysisInput): Promise<CreateAnalysisResult> {
   return db.transaction(async (transaction) => {
     // Locks the call, so it cannot be deleted between the check and the insert.
-    const target = await transaction.maybeOne(sql.type(row({ speaker_id: uuid.nullable(), rep_id: uuid.nullable() }))`
-      SELECT
-        (SELECT sp.id FROM speakers sp
-          WHERE sp.call_id = c.id AND lower(sp.email) = lower(${input.rep_email})
-          ORDER BY sp.company_side DESC, sp.added_order LIMIT 1) AS speaker_id,
+    const target = await transaction.maybeOne(
+      sql.type(row({ speaker_id: uuid.nullable(), company_side: z.boolean().nullable(), role: z.string().nullable(), rep_id: uuid.nullable() }))`
+      SELECT sp.id AS speaker_id, sp.company_side, sp.role,
         (SELECT r.id FROM reps r WHERE r.email = lower(${input.rep_email})) AS rep_id
-      FROM calls c WHERE c.id = ${callId}
+      FROM calls c
+      LEFT JOIN LATERAL (
+        SELECT s.id, s.company_side, s.role FROM speakers s
+        WHERE s.call_id = c.id AND lower(s.email) = lower(${input.rep_email})
+        ORDER BY s.company_side DESC, s.added_order LIMIT 1) sp ON true
+      WHERE c.id = ${callId}
       FOR NO KEY UPDATE OF c`);
     if (!target) return { kind: 'no_call' };
     if (!target.speaker_id) return { kind: 'not_a_speaker' };
+    // Our own staff only: a company-side speaker, and not one labelled a prospect or customer.
+    const role = target.role ?? 'other';
+    if (!target.company_side || role === 'prospect' || role === 'customer') return { kind: 'not_a_rep', role, company_side: Boolean(target.company_side) };
 
     const examples = { good: input.specific_examples?.good ?? [], needs_work: input.specific_examples?.needs_work ?? [] };
     const scores = sql.jsonb(input.scores);

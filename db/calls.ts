@@ -318,12 +318,16 @@ export async function deleteCall(db: Database, callId: string, precondition?: Pr
  * Creates the call with Gong's id, or brings the stored one to the fields given (fields not
  * given keep their stored values). Speakers are matched by email, else Gong speaker id, else
  * (neither known) by name; matched ones are updated, new ones added, none removed. Nothing
- * is written when nothing differs, so `updated_at` stays as it was.
+ * is written when nothing differs, so `updated_at` stays as it was. Given speakers that match one
+ * stored speaker are, with `sharedMatch: 'first'` (Gong's data, which lists one person once per
+ * way they joined), that person once, as the first of them says; with 'refuse' (a client's
+ * request) a SpeakersMatchOneStoredError.
  */
 export async function upsertCallInTransaction(
   transaction: DatabaseTransactionConnection,
   gongCallId: string,
   input: CallFields & { title: string; scheduled_at: string; speakers?: readonly SpeakerInput[] },
+  sharedMatch: SharedMatch = 'first',
 ): Promise<{ call: CallRecord; created: boolean }> {
   const inserted = await insertCall(transaction, gongCallId, input, 'skip');
   const speakers = input.speakers ?? [];
@@ -337,15 +341,33 @@ export async function upsertCallInTransaction(
       SELECT id FROM calls WHERE gong_call_id = ${gongCallId} FOR UPDATE`);
     await transaction.query(sql.type(noRows)`
       UPDATE calls SET ${assignments(input)} WHERE id = ${id} AND (${differsFromStored(input)})`);
-    if (speakers.length > 0) await upsertSpeakers(transaction, id, speakers);
+    if (speakers.length > 0) await upsertSpeakers(transaction, id, speakers, sharedMatch);
   }
   return { call: (await selectCall(transaction, id))!, created: inserted !== null };
 }
 
-async function upsertSpeakers(transaction: DatabaseTransactionConnection, callId: string, speakers: readonly SpeakerInput[]) {
-  // One statement: match each given speaker to a stored one, update what differs, add the rest.
-  await transaction.any(sql.type(idRow)`
-    WITH matched AS (
+/**
+ * Two speakers of one upsert that match one stored speaker (one by email, the other by Gong
+ * speaker id): applying both would make the second overwrite the first, and one person sent would
+ * silently vanish. The write conflicts with what is stored, so nothing is written.
+ */
+export class SpeakersMatchOneStoredError extends Error {
+  constructor(
+    readonly first: number,
+    readonly second: number,
+    readonly speakerId: string,
+  ) {
+    super(
+      `speakers/${first} and speakers/${second} both match the call's stored speaker ${speakerId} (by email or gong_speaker_id); ` +
+        'send that person once, or correct the email or gong_speaker_id. Nothing was stored.',
+    );
+    this.name = 'SpeakersMatchOneStoredError';
+  }
+}
+
+/** Each given speaker (g.*) with the stored speaker of the call it matches (speaker_id, or null: new). */
+function matchedSpeakers(callId: string, speakers: readonly SpeakerInput[]): FragmentSqlToken {
+  return sql.fragment`
       SELECT g.*, (
         SELECT s.id FROM speakers s
         WHERE s.call_id = ${callId}
@@ -355,12 +377,31 @@ async function upsertSpeakers(transaction: DatabaseTransactionConnection, callId
                 AND s.gong_speaker_id IS NULL AND s.name = g.name))
         ORDER BY (g.email IS NOT NULL AND lower(s.email) = lower(g.email)) DESC
         LIMIT 1) AS speaker_id
-      FROM ${givenSpeakers(speakers)}
+      FROM ${givenSpeakers(speakers)}`;
+}
+
+type SharedMatch = 'first' | 'refuse';
+
+async function upsertSpeakers(transaction: DatabaseTransactionConnection, callId: string, speakers: readonly SpeakerInput[], sharedMatch: SharedMatch) {
+  // The call is locked (FOR UPDATE), so what matches now still matches in the write below.
+  if (sharedMatch === 'refuse' && speakers.length > 1) {
+    const shared = await transaction.maybeOne(sql.type(row({ speaker_id: uuid, first: z.number(), second: z.number() }))`
+      SELECT m.speaker_id, (array_agg(m.ord ORDER BY m.ord))[1] AS first, (array_agg(m.ord ORDER BY m.ord))[2] AS second
+      FROM (${matchedSpeakers(callId, speakers)}) m
+      -- Speakers known by name alone are alike, and stored alike: sending them again changes nothing.
+      WHERE m.speaker_id IS NOT NULL AND (m.email IS NOT NULL OR m.gong_speaker_id IS NOT NULL)
+      GROUP BY m.speaker_id HAVING count(*) > 1
+      ORDER BY first LIMIT 1`);
+    if (shared) throw new SpeakersMatchOneStoredError(shared.first, shared.second, shared.speaker_id);
+  }
+  // One statement: match each given speaker to a stored one, update what differs, add the rest.
+  await transaction.any(sql.type(idRow)`
+    WITH matched AS (${matchedSpeakers(callId, speakers)}
     ), updated AS (
       UPDATE speakers s
       SET name = m.name, email = COALESCE(m.email, s.email), role = COALESCE(m.role, s.role),
           company_side = m.company_side, gong_speaker_id = COALESCE(m.gong_speaker_id, s.gong_speaker_id)
-      FROM matched m
+      FROM (SELECT DISTINCT ON (speaker_id) * FROM matched WHERE speaker_id IS NOT NULL ORDER BY speaker_id, ord) m
       WHERE s.id = m.speaker_id
         AND (s.name, s.email, s.role, s.company_side, s.gong_speaker_id) IS DISTINCT FROM
             (m.name, COALESCE(m.email, s.email), COALESCE(m.role, s.role), m.company_side,
@@ -382,7 +423,7 @@ export function upsertCall(
 ) {
   return db.transaction(async (transaction) => {
     if (precondition) precondition((await lockCall(transaction, sql.fragment`c.gong_call_id = ${gongCallId}`))?.text ?? null);
-    return upsertCallInTransaction(transaction, gongCallId, input);
+    return upsertCallInTransaction(transaction, gongCallId, input, 'refuse');
   });
 }
 

@@ -10,6 +10,7 @@ import {
   StatementTimeoutError,
   UniqueIntegrityConstraintViolationError,
 } from '../db/errors.js';
+import { SpeakersMatchOneStoredError } from '../db/calls.js';
 import { InvalidCursorError } from '../db/cursor.js';
 import type { components } from './generated/api.js';
 
@@ -55,6 +56,7 @@ export class HttpProblem extends Error {
 const CONSTRAINT_DETAILS: Record<string, string> = {
   calls_gong_call_id_key: 'A call with this gong_call_id already exists; fetch it instead of creating it again.',
   speakers_call_id_email_key: 'Two speakers of one call cannot share an email address.',
+  speakers_call_id_lower_email_key: 'Two speakers of one call cannot share an email address (compared case-insensitively).',
   speakers_call_id_gong_speaker_id_key: 'Two speakers of one call cannot share a gong_speaker_id.',
 };
 
@@ -64,6 +66,7 @@ export function toProblem(error: unknown): HttpProblem {
   if (error instanceof InvalidCursorError) {
     return new HttpProblem(400, error.message, { errors: [{ location: 'query', path: '/cursor', message: error.message }] });
   }
+  if (error instanceof SpeakersMatchOneStoredError) return new HttpProblem(409, error.message);
   if (error instanceof UniqueIntegrityConstraintViolationError) {
     const detail = (error.constraint && CONSTRAINT_DETAILS[error.constraint]) || 'The write conflicts with stored data.';
     return new HttpProblem(409, detail);

@@ -138,14 +138,16 @@ export interface paths {
         /**
          * List calls, newest first, with filters
          * @description Cursor-paginated, newest `scheduled_at` first. Filters combine with AND. A `rep` sees only
-         *     calls they spoke on.
+         *     calls they spoke on. `scheduled_from` and `scheduled_to` together are the range
+         *     [from, to): `scheduled_from` must be before `scheduled_to`.
          */
         get: operations["listCalls"];
         put?: never;
         /**
          * Create a call, optionally with its speakers
          * @description Creates the call and every speaker given in one transaction: if any part fails, nothing
-         *     is stored. `gong_call_id` is unique; a second call with the same id is a `409`.
+         *     is stored. `gong_call_id` is unique; a second call with the same id is a `409`. So are two
+         *     speakers with one email (compared case-insensitively) or one `gong_speaker_id`.
          */
         post: operations["createCall"];
         delete?: never;
@@ -203,7 +205,8 @@ export interface paths {
         put?: never;
         /**
          * Add a speaker to a call
-         * @description A speaker's email is unique within a call; a second one is a `409`.
+         * @description A speaker's email is unique within a call, compared case-insensitively (`Sarah@x.com` is
+         *     `sarah@x.com`), and so is a `gong_speaker_id`; a second one is a `409`.
          */
         post: operations["addSpeaker"];
         delete?: never;
@@ -259,7 +262,10 @@ export interface paths {
          * @description For sync clients. Creates the call when Gong's id is new (`201`), otherwise updates it to
          *     the values sent (`200`). Speakers are matched by email (or by `gong_speaker_id`): new ones
          *     are added, known ones updated; speakers not sent are kept. Sending the same call again
-         *     changes nothing, not even `updated_at`. Needs the `admin` or `service` role.
+         *     changes nothing, not even `updated_at`. Two speakers sent that match one stored speaker
+         *     (one by email, the other by `gong_speaker_id`), or an update that would give a stored
+         *     speaker another one's email or `gong_speaker_id`, are a `409`, and nothing changes.
+         *     Needs the `admin` or `service` role.
          */
         put: operations["upsertCallByGongId"];
         post?: never;
@@ -388,8 +394,13 @@ export interface paths {
         put?: never;
         /**
          * Store a coaching analysis of one rep on a call
-         * @description The rep (`rep_email`) must be a speaker of the call. `overall_score` defaults to the
-         *     rounded mean of `scores`. Marks the call processed. Needs the `admin` or `service` role.
+         * @description The rep (`rep_email`) must be one of our own staff who spoke on the call: a speaker of the
+         *     call on the company side whose role is not `prospect` or `customer`. An analysis scores a
+         *     rep, so the email of a prospect or customer on the call is a `400` naming `/rep_email`,
+         *     like an email nobody on the call has.
+         *     Each example's `end_ms` must not be before its `start_ms` (a `400` naming that `end_ms`).
+         *     `overall_score` is stored as sent, to the last digit; it defaults to the mean of `scores`
+         *     rounded to a whole point. Marks the call processed. Needs the `admin` or `service` role.
          */
         post: operations["createAnalysis"];
         delete?: never;
@@ -624,6 +635,12 @@ export interface paths {
          *     the signing time orders versions.) With the URL key, a delivery is identified by
          *     `X-Gong-Delivery-Id` when sent, else by the SHA-256 of its body, and applies in arrival
          *     order.
+         *
+         *     The call's parties are upserted like `PUT /calls/by-gong-id/{gong_call_id}`'s speakers,
+         *     except that parties matching one stored speaker are that person once (Gong lists a person
+         *     once per way they joined), as the first of them says. A party that would take another
+         *     stored speaker's email or speaker id is a `409`: the delivery is recorded as failed and
+         *     changes nothing.
          */
         post: operations["receiveGongWebhook"];
         delete?: never;
@@ -715,7 +732,11 @@ export interface components {
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
-            /** @description Gong's raw call metadata, kept as given (no NUL characters, no `__proto__` keys); at most 100 members at its top level. */
+            /**
+             * @description Gong's raw call metadata, kept as given (no NUL characters, no `__proto__` keys); at most
+             *     100 members at its top level, each key at most 200 characters. What nests inside is
+             *     bounded by the body limit and the nesting depth.
+             */
             metadata?: Record<string, unknown>;
             /** @description Speakers to create with the call, in the same transaction. */
             speakers?: components["schemas"]["SpeakerCreate"][];
@@ -745,7 +766,10 @@ export interface components {
         };
         SpeakerCreate: {
             name: string;
-            /** Format: email */
+            /**
+             * Format: email
+             * @description Unique within the call, compared case-insensitively.
+             */
             email?: string | null;
             role: components["schemas"]["SpeakerRole"];
             /** @description True for our own staff (Gong affiliation Internal). */
@@ -779,7 +803,7 @@ export interface components {
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
-            /** @description As in CallCreate: at most 100 members at its top level. */
+            /** @description As in CallCreate: at most 100 members at its top level, keys of at most 200 characters. */
             metadata?: Record<string, unknown>;
             /** Format: date-time */
             processed_at?: string | null;
@@ -791,7 +815,7 @@ export interface components {
             duration_seconds?: number | null;
             call_type?: components["schemas"]["CallType"];
             product?: string | null;
-            /** @description As in CallCreate: at most 100 members at its top level. */
+            /** @description As in CallCreate: at most 100 members at its top level, keys of at most 200 characters. */
             metadata?: Record<string, unknown>;
             speakers?: components["schemas"]["SpeakerCreate"][];
         };
@@ -1081,10 +1105,22 @@ export interface components {
             data: components["schemas"]["GongSyncRun"][];
             next_cursor: components["schemas"]["NextCursor"];
         };
+        /**
+         * @description A stretch of the call, in milliseconds from its start. `end_ms` must not be before
+         *     `start_ms` (equal marks a moment): a JSON schema cannot compare two fields, so the service
+         *     checks it and answers a `400` whose `errors` name each offending `end_ms`, e.g.
+         *     `/specific_examples/good/3/end_ms`. Nothing is stored then.
+         */
         TimedExample: {
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description Milliseconds from call start.
+             */
             start_ms: number;
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description Milliseconds from call start; not before `start_ms`.
+             */
             end_ms: number;
             summary: string;
         };
@@ -1093,14 +1129,14 @@ export interface components {
         AnalysisCreate: {
             /**
              * Format: email
-             * @description The rep analysed; a speaker of the call.
+             * @description The rep analysed: a company-side speaker of the call whose role is not prospect or customer.
              */
             rep_email: string;
-            /** @description Per-dimension scores 0–100: discovery, product_knowledge, objection_handling, engagement, and role-specific extras. */
+            /** @description Per-dimension scores 0–100: discovery, product_knowledge, objection_handling, engagement, and role-specific extras; at most 30 dimensions, each named in at most 100 characters. */
             scores: {
                 [key: string]: components["schemas"]["Score"];
             };
-            /** @description Defaults to the rounded mean of `scores`. */
+            /** @description Stored and answered as sent (no rounding); defaults to the mean of `scores` rounded to a whole point. */
             overall_score?: number;
             strengths?: components["schemas"]["TextList"];
             areas_for_improvement?: components["schemas"]["TextList"];
@@ -1113,7 +1149,7 @@ export interface components {
             /** @description A model name or a human coach. */
             analyst: string;
             rubric_version: string;
-            /** @description The analyst's full output, kept as given; at most 100 members at its top level. */
+            /** @description The analyst's full output, kept as given; at most 100 members at its top level, keys of at most 200 characters (what nests inside is bounded by the body limit and the nesting depth). */
             raw_output?: Record<string, unknown> | null;
         };
         TextList: string[];
@@ -1247,7 +1283,7 @@ export interface components {
         /**
          * @description What a Gong automation rule posts; fields beyond these are accepted and ignored. Gong's
          *     objects have far fewer members than their bounds here (50 for the payload, `callData` and
-         *     each party, 100 for `metaData`).
+         *     each party, 100 for `metaData`), and shorter keys than their bound of 200 characters.
          */
         GongWebhookPayload: {
             isTest?: boolean;
@@ -1326,6 +1362,23 @@ export interface components {
         };
         /** @description The request is malformed or does not match the contract; `errors` lists each fault. */
         BadRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The body does not match the contract, an example ends before it starts, or `rep_email` is
+         *     not a rep on the call (nobody on the call, a speaker not on the company side, or one
+         *     whose role is prospect or customer);
+         *     `errors` lists each fault. Nothing was stored.
+         */
+        AnalysisBadRequest: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
@@ -1780,7 +1833,7 @@ export interface operations {
                  */
                 scheduled_from?: components["schemas"]["DateTime"];
                 /**
-                 * @description Only calls scheduled before this time.
+                 * @description Only calls scheduled before this time. With `scheduled_from`, it must come after it (an empty or backwards range is a `400` naming `scheduled_from`).
                  * @example 2026-12-01T00:00:00Z
                  */
                 scheduled_to?: components["schemas"]["DateTime"];
@@ -2446,7 +2499,7 @@ export interface operations {
                     "application/json": components["schemas"]["Analysis"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["AnalysisBadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -2913,6 +2966,18 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            /** @description The delivery's parties conflict with the call's stored speakers; it is recorded as failed and changed nothing. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];

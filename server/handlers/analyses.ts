@@ -3,16 +3,31 @@ import type { Database } from '../../db/pool.js';
 import { scopeOf } from '../auth.js';
 import { created, respondOnce } from '../idempotency.js';
 import type { OperationHandler, RequestBody, ResponseBody } from '../openapi.js';
-import { HttpProblem } from '../problem.js';
+import { HttpProblem, type FieldError } from '../problem.js';
+import { invalidRequest } from '../validation.js';
 import { pageOptions } from './paging.js';
 
 type Analysis = ResponseBody<'getAnalysis', 200>;
+type Examples = RequestBody<'createAnalysis'>['specific_examples'];
+
+/** Every example that ends before it starts (a JSON schema cannot compare two fields; TimedExample says so). */
+function backwardsExamples(examples: Examples): FieldError[] {
+  return (['good', 'needs_work'] as const).flatMap((kind) =>
+    (examples?.[kind] ?? []).flatMap((example, index) =>
+      example.end_ms < example.start_ms
+        ? [{ location: 'body' as const, path: `/specific_examples/${kind}/${index}/end_ms`, message: `must not be before start_ms (${example.start_ms})` }]
+        : [],
+    ),
+  );
+}
 
 export function analysisHandlers(db: Database) {
   return {
     createAnalysis: (async (c, ctx) => {
       const callId = c.request.params.call_id as string;
       const input = c.request.requestBody as RequestBody<'createAnalysis'>;
+      const backwards = backwardsExamples(input.specific_examples);
+      if (backwards.length > 0) throw invalidRequest(backwards);
       await respondOnce(ctx, db, async (db) => {
         const result = await analyses.createAnalysis(db, callId, input as analyses.AnalysisInput);
         if (result.kind === 'no_call') throw new HttpProblem(404, `No call with id ${callId}.`);
@@ -21,6 +36,15 @@ export function analysisHandlers(db: Database) {
           throw new HttpProblem(400, `rep_email: ${input.rep_email} did not speak on call ${callId}; add the speaker first.`, {
             errors: [{ location: 'body', path: '/rep_email', message }],
           });
+        }
+        if (result.kind === 'not_a_rep') {
+          const message = 'must be the email of a rep on the call: a company-side speaker, not a prospect or customer';
+          const side = result.company_side ? '' : ', not on the company side';
+          throw new HttpProblem(
+            400,
+            `rep_email: ${input.rep_email} spoke on call ${callId} as ${result.role}${side}; an analysis scores one of our own reps.`,
+            { errors: [{ location: 'body', path: '/rep_email', message }] },
+          );
         }
         return created(`/analyses/${result.analysis.id}`, result.analysis satisfies Analysis);
       });

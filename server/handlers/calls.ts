@@ -36,6 +36,13 @@ export function callHandlers(db: Database) {
   return {
     listCalls: (async (c, ctx) => {
       const query = c.request.query as Record<string, string | undefined>;
+      // [from, to): a range that ends before it starts is a client's mistake, not an empty page.
+      if (query.scheduled_from !== undefined && query.scheduled_to !== undefined && !(Date.parse(query.scheduled_from) < Date.parse(query.scheduled_to))) {
+        const message = 'must be before scheduled_to';
+        throw new HttpProblem(400, `query/scheduled_from: ${message}; send the range's start first.`, {
+          errors: [{ location: 'query', path: '/scheduled_from', message }],
+        });
+      }
       // The answer's JSON text, assembled from PostgreSQL's JSON (see listCallsJson).
       const page = await calls.listCallsJson(
         db,

@@ -3543,7 +3543,7 @@ declare module 'zapatos/schema' {
       */
       title?: string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment | db.SQLFragment<any, string | db.Parameter<string> | null | db.DefaultType | db.SQLFragment>;
     }
-    export type UniqueIndex = 'speakers_call_id_email_key' | 'speakers_call_id_gong_speaker_id_key' | 'speakers_pkey';
+    export type UniqueIndex = 'speakers_call_id_email_key' | 'speakers_call_id_gong_speaker_id_key' | 'speakers_call_id_lower_email_key' | 'speakers_pkey';
     export type Column = keyof Selectable;
     export type OnlyCols<T extends readonly Column[]> = Pick<Selectable, T[number]>;
     export type SQLExpression = Table | db.ColumnNames<Updatable | (keyof Updatable)[]> | db.ColumnValues<Updatable> | Whereable | Column | db.ParentColumn | db.GenericSQLExpression;
