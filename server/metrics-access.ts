@@ -4,10 +4,11 @@ import Koa, { type Context } from 'koa';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import { answerClientErrors } from './client-errors.js';
-import { boundConnections } from './connections.js';
+import { boundConnections, createHttpServer } from './connections.js';
 import type { Logger } from './logger.js';
 import { credentialsMissing, unauthorized } from './auth.js';
-import { problemErrors, requestId } from './middleware.js';
+import { compression } from './compression.js';
+import { problemErrors, requestId, securityHeaders } from './middleware.js';
 import { HttpProblem } from './problem.js';
 import type { SecurityScheme } from './security.js';
 
@@ -64,6 +65,9 @@ export function listenForMetrics(config: Config, registry: Registry, logger: Log
   const app = new Koa({ proxy: false });
   app.silent = true;
   app.use(requestId);
+  // The same cross-cutting headers as the API listener's: getMetrics' responses declare them.
+  app.use(securityHeaders);
+  app.use(compression);
   app.use(problemErrors(logger));
   app.use(async (ctx) => {
     if (ctx.path !== '/metrics') throw new HttpProblem(404, `Only /metrics is served here, not ${ctx.path}.`);
@@ -74,9 +78,10 @@ export function listenForMetrics(config: Config, registry: Registry, logger: Log
     await sendMetrics(registry, ctx);
   });
   return new Promise((resolve, reject) => {
-    const server = app.listen(config.metrics.port, config.metrics.host);
-    // The API's cap and timeouts, the cap at most METRICS_MAX_CONNECTIONS: a scraper or two connect here.
-    boundConnections(server, Math.min(config.maxConnections, METRICS_MAX_CONNECTIONS), logger, 'metrics');
+    const server = createHttpServer(app.callback()).listen(config.metrics.port, config.metrics.host);
+    // The API's caps and timeouts, at most METRICS_MAX_CONNECTIONS in all: a scraper or two connect here.
+    const limits = config.connections;
+    boundConnections(server, { max: Math.min(limits.max, METRICS_MAX_CONNECTIONS), perClient: limits.perClient }, logger, 'metrics');
     answerClientErrors(server, app.callback(), logger);
     server.once('error', reject);
     server.once('listening', () => {
