@@ -48,7 +48,9 @@ const EMPTY_BODY_STATUSES = new Set([204, 205, 304]);
  * A JSON body is serialised once, here.
  */
 export async function compression(ctx: Context, next: Next): Promise<void> {
-  ctx.vary('Accept-Encoding');
+  // Set directly when no stage named a Vary yet (CORS may have: then appended); koa's vary parses the field each time.
+  if (ctx.res.hasHeader('Vary')) ctx.vary('Accept-Encoding');
+  else ctx.res.setHeader('Vary', 'Accept-Encoding');
   await next();
   let body = ctx.body as unknown;
   if (body == null || EMPTY_BODY_STATUSES.has(ctx.status) || ctx.res.headersSent || ctx.response.get('Content-Encoding')) return;

@@ -7,8 +7,8 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Takes the caller's X-Request-Id when it is sane, else makes one; echoes it on every response. */
 export function requestId(ctx: Context, next: Next): Promise<void> {
-  const given = ctx.get('X-Request-Id');
-  ctx.state.requestId = SANE_REQUEST_ID.test(given) ? given : randomUUID();
+  const given = ctx.req.headers['x-request-id'];
+  ctx.state.requestId = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
   // ctx.res.setHeader, not ctx.set: Koa 3's set builds three arrays per call, and these run on every request.
   ctx.res.setHeader('X-Request-Id', ctx.state.requestId as string);
   return next();
