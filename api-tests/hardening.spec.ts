@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { createDatabase, type Database } from '../db/pool.js';
 import { freePort } from '../scripts/free-port.js';
-import { expectProtocolLevelProblem } from './support/contract.js';
+import { contract, expectProtocolLevelProblem } from './support/contract.js';
 import { ApiClient, expect, newCall, sql, test } from './support/fixtures.js';
 import { startOwnServer, type OwnServer } from './support/own-server.js';
 import { exchange, holdConnection, type HeldConnection } from './support/raw-http.js';
@@ -194,9 +194,14 @@ test.describe('a server of its own with HTTP_MAX_CONNECTIONS=3', { tag: '@integr
     metricsPort = await freePort();
     server = await startOwnServer({
       database: { url: testEnvironment().databaseUrl },
-      env: { MIGRATE_ON_START: 'false', HTTP_MAX_CONNECTIONS: String(CAP), METRICS_PORT: String(metricsPort), LOG_LEVEL: 'info' },
+      env: { MIGRATE_ON_START: 'false', HTTP_MAX_CONNECTIONS: String(CAP), HTTP_MAX_CONNECTIONS_PER_CLIENT: String(CAP), METRICS_PORT: String(metricsPort), LOG_LEVEL: 'info' },
     });
     apiPort = Number(new URL(server.baseURL).port);
+    // Ready before any connection is held, so that every test is done long before their 408s.
+    await contract();
+    for (const [port, path] of [[apiPort, '/health'], [metricsPort, '/metrics']] as const) {
+      await Promise.all((await fill(port, path)).map((connection) => connection.close()));
+    }
   });
   test.afterAll(async () => {
     await server?.stop();
@@ -205,28 +210,33 @@ test.describe('a server of its own with HTTP_MAX_CONNECTIONS=3', { tag: '@integr
   const head = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}`;
 
   /**
-   * CAP connections to `port`, each surely accepted (its request answered) and then kept busy. A
-   * slot may still be held for a moment by a connection of before (the start's /health poll keeps
-   * its connection alive for a few seconds): such a 503 is waited out.
+   * CAP connections to `port` at once, each surely accepted (its request answered) and then kept
+   * busy with the head of a next request left unfinished (20 s before its 408); undefined, all
+   * closed again, when a slot was still held by a connection of before (the start's /health poll
+   * keeps its connection alive for a few seconds).
    */
-  async function fill(port: number, path: string): Promise<HeldConnection[]> {
-    const held: HeldConnection[] = [];
-    while (held.length < CAP) {
-      const connection = await holdConnection(port);
-      const status = (await connection.request(`${head(path)}\r\n`)).status;
-      if (status === 503) {
-        await connection.close();
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        continue;
-      }
-      expect(status, `held connection ${held.length + 1}`).toBe(200);
-      held.push(connection);
-      connection.write(head(path)); // an unfinished head: busy for up to 20 s, never idle
+  async function tryFill(port: number, path: string): Promise<HeldConnection[] | undefined> {
+    const held = await Promise.all(Array.from({ length: CAP }, () => holdConnection(port)));
+    const statuses = await Promise.all(held.map((connection) => connection.request(`${head(path)}\r\n`).then((answer) => answer.status, () => 0)));
+    if (statuses.every((status) => status === 200)) {
+      for (const connection of held) connection.write(head(path));
+      return held;
     }
-    return held;
+    await Promise.all(held.map((connection) => connection.close()));
+    return undefined;
   }
 
-  async function expectRefused(port: number, path: string, requestId: string): Promise<void> {
+  async function fill(port: number, path: string): Promise<HeldConnection[]> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const held = await tryFill(port, path);
+      if (held) return held;
+      if (Date.now() > deadline) throw new Error(`could not hold all ${CAP} connections of port ${port}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  async function expectRefused(port: number, path: string, requestId: string): Promise<string> {
     const { answers, closed, reset } = await exchange(port, `${head(path, `X-Request-Id: ${requestId}\r\n`)}\r\n`);
     expect(answers.map((answer) => answer.status), 'one answer: 503').toEqual([503]);
     expect(reset, 'closed, not reset').toBe(false);
@@ -237,14 +247,17 @@ test.describe('a server of its own with HTTP_MAX_CONNECTIONS=3', { tag: '@integr
     expect(problem.type).toMatch(/\/too-many-connections$/);
     expect(String(problem.detail)).toContain(`(${CAP})`);
     expect(answer.headers['x-request-id'], 'answered before the request was read').not.toBe(requestId);
+    return answer.headers['x-request-id']!;
   }
 
   test('the API listener: a connection past the cap gets 503 problem+json with Retry-After, unread; one freed, it is served', async () => {
     const held = await fill(apiPort, '/health');
     try {
-      const requestId = `over-cap-${randomUUID()}`;
-      await expectRefused(apiPort, '/health', requestId);
-      expect(server.output(), 'the refused request never reached the service').not.toContain(requestId);
+      const requestIds = [`over-cap-${randomUUID()}`, `over-cap-${randomUUID()}`];
+      const answeredIds = [];
+      for (const requestId of requestIds) answeredIds.push(await expectRefused(apiPort, '/health', requestId));
+      expect(new Set(answeredIds).size, 'each refusal has a request id of its own').toBe(2);
+      for (const requestId of requestIds) expect(server.output(), 'the refused request never reached the service').not.toContain(requestId);
     } finally {
       await held.pop()!.close();
     }
@@ -268,7 +281,26 @@ test.describe('a server of its own with HTTP_MAX_CONNECTIONS=3', { tag: '@integr
       await Promise.all(held.map((connection) => connection.close()));
     }
     await expect.poll(async () => (await exchange(apiPort, `${head('/health', 'Connection: close\r\n')}\r\n`)).answers[0]?.status).toBe(200);
-    await expect.poll(() => server.output()).toMatch(/"msg":"connections refused: the connection cap is reached"/);
+    await expect.poll(() => server.output()).toMatch(/"msg":"connections refused: a connection cap is reached"/);
+  });
+
+  test('a request head left unfinished: 408 problem+json once 20 s have passed, on either listener', { tag: '@slow' }, async () => {
+    test.setTimeout(60_000);
+    const outcomes = await Promise.all(
+      [apiPort, metricsPort].map(async (port) => {
+        const started = performance.now();
+        const outcome = await exchange(port, head('/health'), { timeoutMs: 40_000 });
+        return { ...outcome, seconds: (performance.now() - started) / 1000 };
+      }),
+    );
+    for (const { answers, closed, seconds } of outcomes) {
+      expect(answers.map((answer) => answer.status)).toEqual([408]);
+      expect(closed).toBe(true);
+      await expectProtocolLevelProblem({ status: () => answers[0]!.status, headers: () => answers[0]!.headers, body: async () => answers[0]!.body });
+      // The contract's bound (info.description): the head within 20 s. Node checks once a second.
+      expect(seconds).toBeGreaterThanOrEqual(19.5);
+      expect(seconds).toBeLessThan(25);
+    }
   });
 
   test('the METRICS_PORT listener: malformed HTTP is a 400 problem+json, and it has the cap too', async () => {
@@ -279,6 +311,64 @@ test.describe('a server of its own with HTTP_MAX_CONNECTIONS=3', { tag: '@integr
     const held = await fill(metricsPort, '/metrics');
     try {
       await expectRefused(metricsPort, '/metrics', `over-cap-${randomUUID()}`);
+    } finally {
+      await Promise.all(held.map((connection) => connection.close()));
+    }
+  });
+});
+
+/**
+ * The cap per client address (HTTP_MAX_CONNECTIONS_PER_CLIENT), on a server of its own: 4 in all,
+ * 2 per address; the clients are 127.0.0.1 to 127.0.0.4 (Linux routes all of 127.0.0.0/8 to the
+ * loopback), each connection held with a request answered and the next head left unfinished.
+ */
+test.describe('a server of its own with HTTP_MAX_CONNECTIONS=4 and HTTP_MAX_CONNECTIONS_PER_CLIENT=2', { tag: '@integration' }, () => {
+  let server: OwnServer;
+  let port: number;
+  test.beforeAll(async () => {
+    server = await startOwnServer({
+      database: { url: testEnvironment().databaseUrl },
+      env: { MIGRATE_ON_START: 'false', HTTP_MAX_CONNECTIONS: '4', HTTP_MAX_CONNECTIONS_PER_CLIENT: '2' },
+    });
+    port = Number(new URL(server.baseURL).port);
+    await contract();
+  });
+  test.afterAll(async () => {
+    await server?.stop();
+  });
+
+  const request = 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n';
+  async function hold(localAddress: string): Promise<HeldConnection> {
+    const connection = await holdConnection(port, { localAddress });
+    expect((await connection.request(`${request}\r\n`)).status, `a connection from ${localAddress}`).toBe(200);
+    connection.write(request);
+    return connection;
+  }
+  async function refused(localAddress: string): Promise<string> {
+    const { answers, closed } = await exchange(port, `${request}\r\n`, { localAddress });
+    expect(answers.map((answer) => answer.status), `a connection from ${localAddress}`).toEqual([503]);
+    expect(closed).toBe(true);
+    const answer = answers[0]!;
+    expect(answer.headers['retry-after']).toMatch(/^\d+$/);
+    const problem = await expectProtocolLevelProblem({ status: () => answer.status, headers: () => answer.headers, body: async () => answer.body });
+    return String(problem.detail);
+  }
+
+  test('a third connection from one address is a 503 that says so, while other addresses are served up to the cap', async () => {
+    const held: HeldConnection[] = [];
+    try {
+      // 127.0.0.1 may still hold the start's /health poll connection for a few seconds: it is the one
+      // address the test does not fill first.
+      held.push(await hold('127.0.0.2'), await hold('127.0.0.2'));
+      expect(await refused('127.0.0.2')).toMatch(/^Your address already holds its most connections to this server at once \(2\)\. Retry after/);
+      held.push(await hold('127.0.0.3'));
+      await expect.poll(async () => (await exchange(port, `${request}Connection: close\r\n\r\n`, { localAddress: '127.0.0.4' })).answers[0]?.status).toBe(200);
+      held.push(await hold('127.0.0.4'));
+      expect(await refused('127.0.0.5')).toMatch(/^This server already holds its most connections at once \(4\)\. Retry after/);
+      // One of 127.0.0.2's freed: it may connect again (once the server has seen the close).
+      await held.shift()!.close();
+      await held.pop()!.close();
+      await expect.poll(async () => (await exchange(port, `${request}Connection: close\r\n\r\n`, { localAddress: '127.0.0.2' })).answers[0]?.status).toBe(200);
     } finally {
       await Promise.all(held.map((connection) => connection.close()));
     }

@@ -3,14 +3,17 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_SYSTEM_DIR } from '../db/embedded.js';
-import { defaultMaxConnections } from './connections.js';
+import { defaultMaxConnections, type ConnectionLimits } from './connections.js';
 
 export type Config = {
   nodeEnv: string;
   host: string;
   port: number;
-  /** The most connections each listener holds at once; more are answered 503 (server/connections.ts). */
-  maxConnections: number;
+  /**
+   * The most connections each listener holds at once, in all and from one client address (unset:
+   * not bounded, behind a proxy); more are answered 503 (server/connections.ts).
+   */
+  connections: ConnectionLimits;
   /** Unset: the service runs its own embedded PostgreSQL. */
   databaseUrl: string | undefined;
   /** Where migrations run: a direct connection, never a transaction pooler's. Unset: the service's own database. */
@@ -204,6 +207,18 @@ function gongBaseUrl(env: Env): string {
   return new URL(httpUrl(env, 'GONG_API_BASE_URL') ?? 'https://api.gong.io').toString().replace(/\/+$/, '');
 }
 
+/**
+ * HTTP_MAX_CONNECTIONS, and HTTP_MAX_CONNECTIONS_PER_CLIENT: by default a quarter of it, unless
+ * TRUST_PROXY says the clients come through a proxy (whose address every connection then shares).
+ */
+function connectionLimits(env: Env): ConnectionLimits {
+  const max = integer(env, 'HTTP_MAX_CONNECTIONS', defaultMaxConnections(), 1, 1_000_000);
+  const behindProxy = flag(env, 'TRUST_PROXY', false);
+  const raw = env.HTTP_MAX_CONNECTIONS_PER_CLIENT;
+  if (raw === undefined || raw === '') return { max, perClient: behindProxy ? undefined : Math.max(1, Math.floor(max / 4)) };
+  return { max, perClient: integer(env, 'HTTP_MAX_CONNECTIONS_PER_CLIENT', max, 1, 1_000_000) };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
   const jwksUrl = httpUrl(env, 'JWT_JWKS_URL');
@@ -216,7 +231,7 @@ export function loadConfig(env: Env = process.env): Config {
     nodeEnv,
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 3000, 0, 65535),
-    maxConnections: integer(env, 'HTTP_MAX_CONNECTIONS', defaultMaxConnections(), 1, 1_000_000),
+    connections: connectionLimits(env),
     databaseUrl: env.DATABASE_URL || undefined,
     migrationDatabaseUrl: env.MIGRATION_DATABASE_URL || undefined,
     proxy: { trust: flag(env, 'TRUST_PROXY', false), maxIps: integer(env, 'TRUST_PROXY_MAX_IPS', 1, 0, 100) },

@@ -5,7 +5,7 @@ import type { Database } from '../db/pool.js';
 import { createApp } from './app.js';
 import { answerClientErrors } from './client-errors.js';
 import { loadConfig, type Config } from './config.js';
-import { boundConnections } from './connections.js';
+import { boundConnections, createHttpServer } from './connections.js';
 import { openPool, resolveDatabase, type DatabaseTarget } from './database-startup.js';
 import { startGongSyncWorker } from './gong-sync-worker.js';
 import { createLogger, type Logger } from './logger.js';
@@ -74,8 +74,8 @@ const server: Server = await step(
   'listen',
   () =>
     new Promise<Server>((resolve, reject) => {
-      const listening = app.listen(config.port, config.host);
-      boundConnections(listening, config.maxConnections, logger, 'api');
+      const listening = createHttpServer(app.callback()).listen(config.port, config.host);
+      boundConnections(listening, config.connections, logger, 'api');
       answerClientErrors(listening, app.callback(), logger);
       listening.once('error', reject);
       listening.once('listening', () => {

@@ -4,7 +4,7 @@ import Koa, { type Context } from 'koa';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import { answerClientErrors } from './client-errors.js';
-import { boundConnections } from './connections.js';
+import { boundConnections, createHttpServer } from './connections.js';
 import type { Logger } from './logger.js';
 import { credentialsMissing, unauthorized } from './auth.js';
 import { problemErrors, requestId } from './middleware.js';
@@ -74,9 +74,10 @@ export function listenForMetrics(config: Config, registry: Registry, logger: Log
     await sendMetrics(registry, ctx);
   });
   return new Promise((resolve, reject) => {
-    const server = app.listen(config.metrics.port, config.metrics.host);
-    // The API's cap and timeouts, the cap at most METRICS_MAX_CONNECTIONS: a scraper or two connect here.
-    boundConnections(server, Math.min(config.maxConnections, METRICS_MAX_CONNECTIONS), logger, 'metrics');
+    const server = createHttpServer(app.callback()).listen(config.metrics.port, config.metrics.host);
+    // The API's caps and timeouts, at most METRICS_MAX_CONNECTIONS in all: a scraper or two connect here.
+    const limits = config.connections;
+    boundConnections(server, { max: Math.min(limits.max, METRICS_MAX_CONNECTIONS), perClient: limits.perClient }, logger, 'metrics');
     answerClientErrors(server, app.callback(), logger);
     server.once('error', reject);
     server.once('listening', () => {

@@ -29,20 +29,20 @@ export function parseAnswers(data: Buffer): RawAnswer[] {
 /**
  * Writes `bytes` on a fresh connection to `port` and reads every answer until the server closes
  * it (`closed`: it ended the connection cleanly; `reset`: the connection was reset; `hung`: the
- * server neither answered nor closed within 10 s, and the test gave up).
+ * server neither answered nor closed within `timeoutMs`, 10 s by default, and the test gave up).
  */
 export function exchange(
   port: number,
   bytes: string | Buffer,
-  host = '127.0.0.1',
+  { host = '127.0.0.1', timeoutMs = 10_000, localAddress }: { host?: string; timeoutMs?: number; localAddress?: string } = {},
 ): Promise<{ answers: RawAnswer[]; closed: boolean; reset: boolean; hung: boolean }> {
   return new Promise((resolve) => {
-    const socket = net.connect(port, host);
+    const socket = net.connect({ port, host, localAddress });
     const chunks: Buffer[] = [];
     let closed = false;
     let reset = false;
     let hung = false;
-    const timer = setTimeout(() => ((hung = true), socket.destroy()), 10_000);
+    const timer = setTimeout(() => ((hung = true), socket.destroy()), timeoutMs);
     socket.on('connect', () => socket.write(bytes));
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('end', () => (closed = true));
@@ -57,9 +57,10 @@ export function exchange(
 /** A connection held open: `request` writes bytes and waits for the next whole answer. */
 export type HeldConnection = { request: (bytes: string) => Promise<RawAnswer>; write: (bytes: string) => void; close: () => Promise<void> };
 
-export function holdConnection(port: number, host = '127.0.0.1'): Promise<HeldConnection> {
+/** `localAddress`: the client's own address (any of 127.0.0.0/8 on Linux), to be another client. */
+export function holdConnection(port: number, { host = '127.0.0.1', localAddress }: { host?: string; localAddress?: string } = {}): Promise<HeldConnection> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, host);
+    const socket = net.connect({ port, host, localAddress });
     let buffered = Buffer.alloc(0);
     let waiting: ((answer: RawAnswer) => void) | undefined;
     socket.on('data', (chunk) => {
