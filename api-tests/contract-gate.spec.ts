@@ -96,6 +96,21 @@ test.describe('breaking-change gate', () => {
     expect(narrowedRequest.status).toBe(1);
   });
 
+  test('a response header made required passes; a required one made optional fails', () => {
+    // Released with ETag optional, current with it required: the server promises more.
+    const released = baseline();
+    delete released.components.headers.ETag.required;
+    const stronger = gate(released, baseline());
+    expect(stronger.output).toMatch(/no client of .* breaks unannounced/);
+    expect(stronger.status).toBe(0);
+
+    const weaker = baseline();
+    weaker.components.headers.ETag.required = false;
+    const refused = gate(baseline(), weaker);
+    expect(refused.output).toMatch(/headers > ETag > required/);
+    expect(refused.status).toBe(1);
+  });
+
   test('raising one of our bounds is no break', () => {
     const current = baseline();
     current.paths['/calls'].post['x-body-limit'] = 2 * 1048576;

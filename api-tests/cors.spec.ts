@@ -9,10 +9,27 @@ const UNKNOWN_CALL = '/calls/00000000-0000-4000-8000-000000000000';
 const OTHER_ORIGIN = 'https://evil.example';
 const CORS_HEADER = /^access-control-/;
 const EXPOSED = ['ETag', 'Location', 'Retry-After', 'X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Idempotent-Replayed', 'WWW-Authenticate', 'Allow'];
-/** Declared response headers a page's script has no use for: the browser itself acts on them. */
-const FOR_THE_BROWSER = new Set(['content-encoding', 'vary', 'content-security-policy']);
+/**
+ * Declared response headers a page's script has no use for: the browser itself acts on them (or,
+ * Cache-Control, it may read them anyway: CORS-safelisted).
+ */
+const FOR_THE_BROWSER = new Set([
+  'content-encoding',
+  'vary',
+  'content-security-policy',
+  'cache-control',
+  'x-content-type-options',
+  'x-frame-options',
+  'referrer-policy',
+  'cross-origin-resource-policy',
+  'access-control-allow-origin',
+  'access-control-expose-headers',
+  'access-control-allow-methods',
+  'access-control-allow-headers',
+  'access-control-max-age',
+]);
 
-/** Every response header name openapi.yaml declares, on any operation or in components. */
+/** Every response header name openapi.yaml declares, on any operation or reusable response. */
 function declaredResponseHeaders(): Set<string> {
   const names = new Set<string>();
   const visit = (node: unknown, key?: string): void => {
@@ -23,7 +40,6 @@ function declaredResponseHeaders(): Set<string> {
   const document = loadSpec().document as { paths: unknown; components: { headers?: object; responses?: unknown } };
   visit(document.paths);
   visit(document.components.responses);
-  for (const name of Object.keys(document.components.headers ?? {})) names.add(name.toLowerCase());
   return names;
 }
 

@@ -119,6 +119,39 @@ test.describe('openapi.yaml quality', () => {
     expect(problems).toEqual([]);
   });
 
+  test('every response declares the headers every answer carries; each header has a description, a schema, an example and says whether it is always sent', async () => {
+    const doc = await document();
+    // Set before routing on every answer: middleware.ts (request id, security headers,
+    // Cache-Control), compression.ts (Vary) and, for a listed origin, cors.ts.
+    const everyAnswer = ['X-Request-Id', 'Vary', 'Cache-Control', 'X-Content-Type-Options', 'X-Frame-Options', 'Referrer-Policy', 'Cross-Origin-Resource-Policy'];
+    const cors = ['Access-Control-Allow-Origin', 'Access-Control-Expose-Headers'];
+    // rate-limit.ts counts every request but these (info.description, "Rate limits").
+    const uncounted = new Set(['/health', '/ready', '/metrics']);
+    const problems = (await operations()).flatMap(({ method, path, operation }) =>
+      Object.entries(operation.responses).flatMap(([status, response]) => {
+        const { headers = {}, content } = response as OpenAPIV3.ResponseObject;
+        const where = `${method} ${path} ${status}`;
+        const needs = [...everyAnswer, ...cors, ...(content ? ['Content-Encoding'] : []), ...(uncounted.has(path) ? [] : ['RateLimit-Policy', 'RateLimit'])];
+        return [
+          ...needs.filter((name) => !headers[name]).map((name) => `${where}: does not declare ${name}`),
+          ...(uncounted.has(path) && headers.RateLimit ? [`${where}: declares RateLimit, but ${path} is never counted`] : []),
+        ];
+      }),
+    );
+    const outside = (doc as unknown as Record<string, Record<string, OpenAPIV3.ResponseObject>>)['x-answers-outside-operations'] ?? {};
+    expect(Object.keys(outside).sort()).toEqual(['204', '400', '404', '405', '408', '431', '503']);
+    for (const [status, response] of Object.entries(outside)) {
+      problems.push(...['X-Request-Id', 'Cache-Control', 'X-Content-Type-Options'].filter((name) => !response.headers?.[name]).map((name) => `outside operations ${status}: does not declare ${name}`));
+    }
+    for (const [name, header] of Object.entries(doc.components?.headers ?? {}) as [string, OpenAPIV3.HeaderObject][]) {
+      if (!header.description?.trim()) problems.push(`header ${name}: no description`);
+      if (!header.schema) problems.push(`header ${name}: no schema`);
+      if (header.example === undefined) problems.push(`header ${name}: no example`);
+      if (typeof header.required !== 'boolean') problems.push(`header ${name}: does not say whether it is always sent (required)`);
+    }
+    expect(problems).toEqual([]);
+  });
+
   test('every request body, response body and parameter has examples, and each matches its own schema', async () => {
     let checked = 0;
     const problems = (await operations()).flatMap(({ method, path, operation, parameters }) => {

@@ -67,6 +67,22 @@ function narrowsAResponse(diff: Diff): boolean {
   return diff.action === 'add' && diff.path[0] === 'paths' && diff.path[3] === 'responses' && NARROWING.has(String(diff.path.at(-1)));
 }
 
+/** A change of a response header's `required` (api-smart-diff judges it as if it were a request parameter's). */
+function isResponseHeaderRequired(diff: Diff): boolean {
+  const at = diff.path.length;
+  return diff.path[0] === 'paths' && diff.path[3] === 'responses' && diff.path[at - 3] === 'headers' && diff.path[at - 1] === 'required';
+}
+
+/** A response header made `required: true`: the server promises to send it, which breaks no client. */
+function requiresAResponseHeader(diff: Diff): boolean {
+  return isResponseHeaderRequired(diff) && (diff.action === 'add' || diff.action === 'replace') && diff.after !== false;
+}
+
+/** A required response header made optional: a client that reads it may find it missing. */
+function unrequiresAResponseHeader(diff: Diff): boolean {
+  return isResponseHeaderRequired(diff) && ((diff.action === 'replace' && diff.after === false) || (diff.action === 'remove' && diff.before === true));
+}
+
 /** The contract's own bounds on what a request may hold; the library reads them as annotations. */
 const OWN_BOUNDS = new Set(['x-body-limit', 'x-max-sentences', 'x-max-key-length', 'x-max-nesting-depth']);
 
@@ -79,9 +95,10 @@ function narrowsARequestByOwnBound(diff: Diff): boolean {
   return diff.action === 'replace' && !(Number(diff.after) >= Number(diff.before));
 }
 
-/** Breaking for a client: the library's verdict (but for a response narrowed), plus a type replaced anywhere in a response. */
+/** Breaking for a client: the library's verdict (but for a response narrowed or a header now promised), plus a type replaced anywhere in a response, a promised header withdrawn and one of our bounds narrowed on a request. */
 function isBreaking(diff: Diff): boolean {
-  if (narrowsAResponse(diff)) return false;
+  if (narrowsAResponse(diff) || requiresAResponseHeader(diff)) return false;
+  if (unrequiresAResponseHeader(diff)) return true;
   if (diff.type === 'breaking') return true;
   if (narrowsARequestByOwnBound(diff)) return true;
   return diff.action === 'replace' && diff.path.at(-1) === 'type' && diff.path.includes('responses');

@@ -7,7 +7,8 @@ import { answerClientErrors } from './client-errors.js';
 import { boundConnections, createHttpServer } from './connections.js';
 import type { Logger } from './logger.js';
 import { credentialsMissing, unauthorized } from './auth.js';
-import { problemErrors, requestId } from './middleware.js';
+import { compression } from './compression.js';
+import { problemErrors, requestId, securityHeaders } from './middleware.js';
 import { HttpProblem } from './problem.js';
 import type { SecurityScheme } from './security.js';
 
@@ -64,6 +65,9 @@ export function listenForMetrics(config: Config, registry: Registry, logger: Log
   const app = new Koa({ proxy: false });
   app.silent = true;
   app.use(requestId);
+  // The same cross-cutting headers as the API listener's: getMetrics' responses declare them.
+  app.use(securityHeaders);
+  app.use(compression);
   app.use(problemErrors(logger));
   app.use(async (ctx) => {
     if (ctx.path !== '/metrics') throw new HttpProblem(404, `Only /metrics is served here, not ${ctx.path}.`);

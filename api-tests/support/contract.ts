@@ -1,9 +1,12 @@
 /**
  * Checks every response against openapi.yaml: the status must be declared for the operation,
- * the content type declared for that status, every declared header present and valid against its
- * schema, and the body valid against the declared schema. Errors must be problem+json whose
- * `status` equals the HTTP status and which leak no stack trace or SQL. Anything undeclared fails
- * the test that received it.
+ * the content type declared for that status, every header sent declared for that status (but for
+ * HTTP's own, HTTP_OWNED_HEADERS), every declared `required: true` header present, every header
+ * sent valid against its schema, and the body valid against the declared schema. Errors must be problem+json whose
+ * `status` equals the HTTP status and which leak no stack trace or SQL. Answers that belong to no
+ * operation (a path no operation has, a method a path lacks, a CORS preflight, bytes that are not
+ * HTTP) are held to the responses openapi.yaml maps in `x-answers-outside-operations`. Anything
+ * undeclared fails the test that received it.
  *
  * Both the `api` client and Playwright's own `request` fixture (see fixtures.ts) run every
  * answer through `expectMatchesContract`, so no suite can bypass it.
@@ -17,8 +20,9 @@ import { operationsOf } from '../../server/openapi.js';
 import { loadSpec } from '../../server/spec.js';
 
 type Schema = { type?: string } & Record<string, unknown>;
+type HeaderObject = { schema?: Schema; required?: boolean };
 type ResponseObject = {
-  headers?: Record<string, { schema?: Schema; required?: boolean }>;
+  headers?: Record<string, HeaderObject>;
   content?: Record<string, { schema?: unknown }>;
 };
 
@@ -97,6 +101,49 @@ function validateHeader(schema: Schema, raw: string): string[] {
   return schemaErrors(schema, headerValue(raw, schema));
 }
 
+/**
+ * Fields HTTP itself owns on every message (RFC 9110/9112: the date, framing and connection
+ * management), plus Content-Type, which the contract states as each response's media type (its
+ * `content`, checked below). openapi.yaml does not declare them as response headers (see
+ * components/headers); every other header a response carries must be declared on its status.
+ */
+export const HTTP_OWNED_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'content-type']);
+
+/**
+ * The headers of an answer against the response `declared` (named `declaredAs` in messages): each
+ * header sent is declared there (or owned by HTTP) and valid against its schema, and each declared
+ * `required: true` is sent. (OpenAPI's default is `required: false`: sent on some answers only.)
+ */
+export function expectDeclaredHeaders(where: string, declaredAs: string, declared: ResponseObject, headers: Record<string, string>): void {
+  const byName = new Map(Object.entries(declared.headers ?? {}).map(([name, header]) => [name.toLowerCase(), { name, header }]));
+  const undeclared = Object.keys(headers).filter((name) => !HTTP_OWNED_HEADERS.has(name.toLowerCase()) && !byName.has(name.toLowerCase()));
+  expect(undeclared, `${where}: headers sent that ${declaredAs} does not declare`).toEqual([]);
+  for (const [lower, { name, header }] of byName) {
+    const value = headers[lower];
+    if (value === undefined) {
+      if (header.required === true) expect(value, `${where}: declared header ${name} is missing`).toBeDefined();
+      continue;
+    }
+    if (header.schema) {
+      expect(validateHeader(header.schema, value), `${where}: header ${name}: ${value} does not match its schema`).toEqual([]);
+    }
+  }
+}
+
+/** The response openapi.yaml declares for an answer that belongs to no operation, by status. */
+function outsideOperations(document: object, status: number): ResponseObject | undefined {
+  const answers = (document as unknown as Record<string, Record<string, ResponseObject | { $ref: string }> | undefined>)['x-answers-outside-operations'];
+  const answer = answers?.[String(status)];
+  if (answer && '$ref' in answer) {
+    // Dereferenced by openapi-backend like the rest; resolved here should it ever be left as a $ref.
+    return answer.$ref
+      .slice(2)
+      .split('/')
+      .reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], document) as ResponseObject;
+  }
+  return answer;
+}
+
 /** Served by the service outside the contract: Swagger UI's static files (server/docs.ts). */
 const OUTSIDE_CONTRACT = [/^\/docs\/assets\/[\w.-]+$/];
 /** What a route outside the contract may answer with. */
@@ -135,7 +182,7 @@ export async function expectMatchesContract(response: ResponseLike, method: stri
   // A CORS preflight a listed origin sent is answered by the CORS layer for any path, before
   // routing: protocol-level, as info.description's "Browsers (CORS)" says.
   if (method === 'OPTIONS' && status === 204 && headers['access-control-allow-origin']) {
-    expect(headers['access-control-allow-methods'], `${where}: a preflight answer names the allowed methods`).toBeTruthy();
+    expectDeclaredHeaders(where, 'x-answers-outside-operations 204 (CorsPreflight)', outsideOperations(api.definition, 204)!, headers);
     expect(await response.body(), `${where}: a preflight answer has no body`).toHaveLength(0);
     return;
   }
@@ -149,6 +196,7 @@ export async function expectMatchesContract(response: ResponseLike, method: stri
     }
     // Routes outside the contract answer only with a problem.
     expect(PROBLEM_FOR_UNKNOWN_ROUTE.has(status), `${where}: no operation matches, so only 404/405 are allowed`).toBe(true);
+    expectDeclaredHeaders(where, `x-answers-outside-operations ${status}`, outsideOperations(api.definition, status)!, headers);
     expect(contentType, `${where}: content type`).toBe('application/problem+json');
     const problem = (await response.json()) as { status?: unknown };
     expect(problem.status, `${where}: problem status equals HTTP status`).toBe(status);
@@ -158,15 +206,7 @@ export async function expectMatchesContract(response: ResponseLike, method: stri
   const declared = operation.responses?.[String(status)] as ResponseObject | undefined;
   expect(declared, `${where}: status ${status} is not declared for ${operation.operationId}`).toBeTruthy();
 
-  for (const [name, header] of Object.entries(declared!.headers ?? {})) {
-    const value = headers[name.toLowerCase()];
-    // Declared with `required: false` (e.g. Content-Encoding, present only on compressed answers).
-    if (header.required === false && value === undefined) continue;
-    expect(value, `${where}: declared header ${name} is missing`).toBeDefined();
-    if (header.schema) {
-      expect(validateHeader(header.schema, value!), `${where}: header ${name}: ${value} does not match its schema`).toEqual([]);
-    }
-  }
+  expectDeclaredHeaders(where, `${operation.operationId} ${status}`, declared!, headers);
 
   const content = declared!.content ?? {};
   if (Object.keys(content).length === 0) {
@@ -202,6 +242,9 @@ export async function expectProtocolLevelProblem(response: Pick<ResponseLike, 's
   expect((headers['content-type'] ?? '').split(';')[0]!.trim(), 'protocol-level answers are problem+json').toBe('application/problem+json');
   expect(headers['x-request-id'], 'protocol-level answers carry X-Request-Id').toBeTruthy();
   expect(headers.connection, 'the connection is closed after a protocol-level answer').toBe('close');
+  const declared = outsideOperations((await contract()).definition, status);
+  expect(declared, `x-answers-outside-operations declares ${status}`).toBeTruthy();
+  expectDeclaredHeaders(`protocol-level ${status}`, `x-answers-outside-operations ${status}`, declared!, headers);
   const text = (await response.body()).toString('utf8');
   for (const pattern of LEAK_PATTERNS) expect(text, `the answer leaks internals (${pattern})`).not.toMatch(pattern);
   const problem = JSON.parse(text) as Record<string, unknown>;
