@@ -7,7 +7,8 @@
  *                        objects (required and optional properties), arrays, oneOf/anyOf/allOf
  *   faults(schema, v)  - every way to break valid `v` with exactly one fault: a missing required
  *                        field, a wrong type, a value out of range (length, bounds, enum, pattern,
- *                        item count), a bad uuid or other format, an unknown property
+ *                        item count, a key longer than x-max-key-length), a bad uuid or other
+ *                        format, an unknown property
  *
  * Every generated value is checked against its schema with Ajv before use, and every fault is
  * checked to really be one (with the same type coercion the service's validator applies), so
@@ -17,6 +18,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import fc from 'fast-check';
 import { bodyFaults } from '../../server/body-checks.js';
+import { sizeErrors } from '../../server/size-bounds.js';
 import { loadSpec } from '../../server/spec.js';
 import { schemaErrors } from './contract.js';
 
@@ -44,6 +46,8 @@ export type Schema = {
   anyOf?: Schema[];
   allOf?: Schema[];
   example?: unknown;
+  /** The longest key a free-form object may have (the contract's bound; OpenAPI 3.0 has no propertyNames). */
+  'x-max-key-length'?: number;
 };
 
 export type FaultKind = 'missing required field' | 'wrong type' | 'out of range' | 'bad uuid' | 'bad format' | 'extra property';
@@ -56,14 +60,17 @@ const coercing = new Ajv({ allErrors: true, strict: false, coerceTypes: true });
 addFormats.default(coercing);
 const coercingValidators = new WeakMap<object, ReturnType<Ajv['compile']>>();
 
-/** Whether the service's validator (coercing types, as openapi.ts configures it) accepts `value`. */
+/**
+ * Whether the service's validator accepts `value`: its size checks (size-bounds.ts: item and
+ * member counts, key lengths), then Ajv coercing types, as openapi.ts configures it.
+ */
 export function acceptedByService(schema: Schema, value: unknown): boolean {
   let validate = coercingValidators.get(schema);
   if (!validate) {
     validate = coercing.compile(schema);
     coercingValidators.set(schema, validate);
   }
-  return Boolean(validate(structuredClone(value)));
+  return sizeErrors(schema as never, value).count === 0 && Boolean(validate(structuredClone(value)));
 }
 
 /** The contract's bound on nesting in bodies (info.x-max-nesting-depth). */
@@ -273,6 +280,15 @@ export function faults(schema: Schema, value: unknown): Fault[] {
       if (s.additionalProperties === false) {
         candidates.push(['extra property', { ...(at.value as object), unexpected_property: 'surprise' }, at.pointer]);
       }
+    }
+    const maxKey = s['x-max-key-length'];
+    if (maxKey !== undefined && at.value && typeof at.value === 'object' && !Array.isArray(at.value)) {
+      // One key too long: a typed map's first key renamed (its value stays valid), else a key added.
+      const long = 'k'.repeat(maxKey + 1);
+      const entries = Object.entries(at.value as Record<string, unknown>);
+      const typedMap = typeof s.additionalProperties === 'object' && entries.length > 0;
+      const broken = typedMap ? Object.fromEntries([[long, entries[0]![1]], ...entries.slice(1)]) : { ...(at.value as object), [long]: null };
+      candidates.push(['out of range', broken, at.pointer]);
     }
     for (const wrong of wrongTypeFor(s)) candidates.push(['wrong type', wrong, at.pointer]);
     for (const bad of outOfRange(s)) candidates.push(['out of range', bad, at.pointer]);
