@@ -10,51 +10,15 @@ import net from 'node:net';
 import type { Database } from '../db/pool.js';
 import { expectMatchesContract, expectProtocolLevelProblem } from './support/contract.js';
 import { expect, newCall, setupBody, sql, test, uniqueEmail, uniqueGongId } from './support/fixtures.js';
+import { exchange as exchangeOn, parseAnswers, type RawAnswer } from './support/raw-http.js';
 import { testEnvironment } from './support/test-environment.js';
 import { signToken } from './support/tokens.js';
 
 const BASE = new URL(testEnvironment().baseURL);
 const ADMIN = signToken({ role: 'admin' });
 
-type RawAnswer = { status: number; headers: Record<string, string>; body: Buffer };
-
-/** Writes `bytes` on a fresh connection and reads every answer until the server closes it. */
-function exchange(bytes: string | Buffer): Promise<{ answers: RawAnswer[]; closed: boolean }> {
-  return new Promise((resolve) => {
-    const socket = net.connect(Number(BASE.port), BASE.hostname);
-    const chunks: Buffer[] = [];
-    let closed = false;
-    const timer = setTimeout(() => socket.destroy(), 10_000);
-    socket.on('connect', () => socket.write(bytes));
-    socket.on('data', (chunk) => chunks.push(chunk));
-    socket.on('end', () => (closed = true));
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve({ answers: parseAnswers(Buffer.concat(chunks)), closed });
-    });
-  });
-}
-
-/** HTTP/1.1 answers with Content-Length bodies, one after another. */
-function parseAnswers(data: Buffer): RawAnswer[] {
-  const answers: RawAnswer[] = [];
-  let rest = data;
-  while (rest.length > 0) {
-    const end = rest.indexOf('\r\n\r\n');
-    if (end < 0) break;
-    const [statusLine, ...lines] = rest.subarray(0, end).toString('latin1').split('\r\n');
-    const headers: Record<string, string> = {};
-    for (const line of lines) {
-      const colon = line.indexOf(':');
-      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-    }
-    const length = Number(headers['content-length'] ?? 0);
-    answers.push({ status: Number(statusLine!.split(' ')[1]), headers, body: rest.subarray(end + 4, end + 4 + length) });
-    rest = rest.subarray(end + 4 + length);
-  }
-  return answers;
-}
+/** Writes `bytes` on a fresh connection to the service and reads every answer until it closes the connection. */
+const exchange = (bytes: string | Buffer) => exchangeOn(Number(BASE.port), bytes, { host: BASE.hostname });
 
 /** A raw answer to a request of an operation, checked against the contract like any other. */
 async function expectContractAnswer(answer: RawAnswer, method: string, path: string): Promise<void> {
