@@ -115,6 +115,19 @@ test.describe('rate limits', { tag: '@integration' }, () => {
       expect(response.headers()['ratelimit'], probe).toBeUndefined();
     }
   });
+
+  test('a server that stops writes the hits it counted locally: none is lost with its last flush', async ({ request }) => {
+    // A quota large enough that every hit after the first is admitted on the local estimate,
+    // and reaches PostgreSQL only with a flush (FLUSH_MS) or the shutdown's drain.
+    const server = await startOwnServer({ database: { url: scratch.url }, env: { RATE_LIMIT_REQUESTS: '1000', RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_S) } });
+    const api = validating(request);
+    const headers = { Authorization: `Bearer ${signToken({ sub: 'stopping-user' })}` };
+    const sent = 40;
+    for (let i = 0; i < sent; i++) expect((await api.get(`${server.baseURL}${UNKNOWN_CALL}`, { headers })).status()).toBe(404);
+    expect((await server.stop()).code).toBe(0);
+    expect(await shared.pool.maybeOneFirst(sql.unsafe`SELECT hits FROM rate_limit_counters WHERE key = 'sub:stopping-user'`)).toBe(sent);
+    expect(server.output()).not.toContain('rate limit counts could not be written');
+  });
 });
 
 test('the contract declares the rate limit fields and 429 on every operation but the probes and the metrics scrape', async () => {

@@ -33,7 +33,9 @@ import { validate } from './validation.js';
  * DESIGN.md section 1. Every stage after `matchRoutes` reads the matched operation's compiled
  * route (routes.ts): its security, roles, body limit, validator and handler.
  */
-export async function createApp(deps: { config: Config; db: Database; logger: Logger; gongSync: GongSyncWorker }): Promise<Koa & { metrics: Registry }> {
+export async function createApp(
+  deps: { config: Config; db: Database; logger: Logger; gongSync: GongSyncWorker },
+): Promise<Koa & { metrics: Registry; drainRateLimits: () => Promise<void> }> {
   const { config, db, logger } = deps;
   const spec = loadSpec();
   const metrics = createMetrics(db, config.instanceId);
@@ -52,6 +54,8 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
     schemes,
   );
 
+  const limits = rateLimit(db, config.rateLimit, logger);
+
   // X-Forwarded-For decides ctx.ip (logs, per-IP limits) only when the proxy in front is trusted.
   const app = new Koa({ proxy: config.proxy.trust, maxIpsCount: config.proxy.maxIps });
   app.silent = true; // errors are answered and logged by problemErrors
@@ -67,7 +71,7 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
   app.use(matchRoutes(routes));
   // 3. authenticate (401), before anything of the body is read
   app.use(verifyBearer(config));
-  app.use(rateLimit(db, config.rateLimit, logger)); // per verified token sub, else per address; 429
+  app.use(limits); // per verified token sub, else per address; 429
   app.use(authenticate(schemes));
   // 4. authorise by role (403)
   app.use(authorise);
@@ -78,5 +82,6 @@ export async function createApp(deps: { config: Config; db: Database; logger: Lo
   // 7. the operation's handler (conditional requests: ETag, 304)
   app.use(conditionalRequests(spec.document));
   app.use(handle);
-  return Object.assign(app, { metrics: metrics.registry }); // for METRICS_PORT's listener (main.ts)
+  // For main.ts: METRICS_PORT's listener, and the shutdown's last write of rate-limit hits.
+  return Object.assign(app, { metrics: metrics.registry, drainRateLimits: limits.drain });
 }

@@ -119,6 +119,8 @@ async function shutdown(signal: string): Promise<void> {
   metricsServer?.closeAllConnections();
   await new Promise((resolve) => (metricsServer ? metricsServer.close(resolve) : resolve(undefined)));
   await gongSync.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping the Gong sync failed'));
+  // No request is being answered any more: the hits counted locally since the last flush go to PostgreSQL.
+  await app.drainRateLimits().catch((error: unknown) => logger.error({ err: error }, 'writing the last rate limit counts failed'));
   await db.end().catch((error: unknown) => logger.error({ err: error }, 'closing the pool failed'));
   await target.stop().catch((error: unknown) => logger.error({ err: error }, 'stopping embedded PostgreSQL failed'));
   logger.info('stopped');

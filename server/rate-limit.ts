@@ -47,7 +47,10 @@ function clientKey(ctx: Context): string {
  * in a batch within FLUSH_MS. Other replicas' hits thus show up here within FLUSH_MS, which
  * bounds how far a client spread over replicas can overshoot before the exact tier takes over.
  */
-export function rateLimit(db: Database, limits: Config['rateLimit'], logger: Logger): Middleware {
+/** The stage, and `drain`: writes the hits counted here but not yet in PostgreSQL (at shutdown, before the pool closes). */
+export type RateLimit = Middleware & { drain: () => Promise<void> };
+
+export function rateLimit(db: Database, limits: Config['rateLimit'], logger: Logger): RateLimit {
   const { requests: quota, windowSeconds } = limits;
   const policy = `"default";q=${quota};w=${windowSeconds}`;
   const exactFrom = quota - Math.max(1, Math.ceil(quota * EXACT_SHARE));
@@ -92,7 +95,10 @@ export function rateLimit(db: Database, limits: Config['rateLimit'], logger: Log
     }
   }
 
+  let draining = false;
+
   function scheduleFlush(): void {
+    if (draining) return;
     flushTimer ??= setTimeout(() => {
       flushing = (flushing ?? Promise.resolve()).then(flush);
     }, FLUSH_MS).unref();
@@ -137,8 +143,17 @@ export function rateLimit(db: Database, limits: Config['rateLimit'], logger: Log
     return next();
   }
 
+  /** The last flush, once no request is being answered: nothing is scheduled after it. */
+  async function drain(): Promise<void> {
+    draining = true;
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+    await flushing;
+    await flush();
+  }
+
   // Not async on the local tier (most requests): no promise or microtask of its own.
-  return (ctx: Context, next: Next) => {
+  const middleware: Middleware = (ctx: Context, next: Next) => {
     if (UNCOUNTED.has(ctx.path)) return next();
     const key = clientKey(ctx);
     const now = Date.now();
@@ -146,4 +161,5 @@ export function rateLimit(db: Database, limits: Config['rateLimit'], logger: Log
     if (spent) return answer(ctx, key, next, spent);
     return spendExactly(key, now).then((exact) => answer(ctx, key, next, exact));
   };
+  return Object.assign(middleware, { drain });
 }
