@@ -33,6 +33,9 @@ function clientKey(ctx: Context): string {
   return typeof sub === 'string' ? `sub:${sub}` : `ip:${ctx.ip}`;
 }
 
+/** The stage, and `drain`: writes the hits counted here but not yet in PostgreSQL (at shutdown, before the pool closes). */
+export type RateLimit = Middleware & { drain: () => Promise<void> };
+
 /**
  * Rate limits per token `sub` (per client IP without a valid token), shared by all replicas
  * through PostgreSQL (db/rate-limits.ts), announced on every counted response in the
@@ -47,9 +50,6 @@ function clientKey(ctx: Context): string {
  * in a batch within FLUSH_MS. Other replicas' hits thus show up here within FLUSH_MS, which
  * bounds how far a client spread over replicas can overshoot before the exact tier takes over.
  */
-/** The stage, and `drain`: writes the hits counted here but not yet in PostgreSQL (at shutdown, before the pool closes). */
-export type RateLimit = Middleware & { drain: () => Promise<void> };
-
 export function rateLimit(db: Database, limits: Config['rateLimit'], logger: Logger): RateLimit {
   const { requests: quota, windowSeconds } = limits;
   const policy = `"default";q=${quota};w=${windowSeconds}`;
