@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { decodeCursor, page } from './cursor.js';
 import type { Database } from './pool.js';
 import { jsonbValue, jsonObject, noRows, row, tableRow, timestamp, utc, uuid } from './rows.js';
-import { visibleAnalysis, visibleCall, type Scope } from './scope.js';
+import { visibleAnalysis, visibleCall, TRUE, type Scope } from './scope.js';
 
 type TimedExample = { start_ms: number; end_ms: number; summary: string };
 
@@ -135,7 +135,7 @@ export function listCallAnalyses(
   const after = options.cursor ? decodeCursor(options.cursor, ['timestamp', 'uuid']) : null;
   const keyset = after
     ? sql.fragment`(a.created_at, a.id) < (${after[0]}::timestamptz, ${after[1]}::uuid)`
-    : sql.fragment`TRUE`;
+    : TRUE;
   return db.connect(async (connection) => {
     const rows = await connection.maybeOneFirst(sql.type(row({ rows: z.array(analysisRecord) }))`
       SELECT COALESCE((

@@ -9,6 +9,7 @@ import { upsertCallInTransaction, type CallFields, type SpeakerInput } from './c
 import { decodeCursor, page } from './cursor.js';
 import type { Database } from './pool.js';
 import { noRows, row, timestamp, utc, uuid } from './rows.js';
+import { TRUE } from './scope.js';
 import { replaceTranscript, type GongMonologue } from './transcripts.js';
 
 const NO_ROWS = noRows;
@@ -86,7 +87,7 @@ export async function listRuns(db: Database, options: { limit: number; cursor?: 
     connection.any(sql.type(row({ run: syncRun, created_at: timestamp, id: uuid }))`
       SELECT ${runJson} AS run, ${utc(sql.fragment`r.created_at`)} AS created_at, r.id
       FROM gong_sync_runs r
-      WHERE ${after ? sql.fragment`(r.created_at, r.id) < (${after[0]}::timestamptz, ${after[1]}::uuid)` : sql.fragment`TRUE`}
+      WHERE ${after ? sql.fragment`(r.created_at, r.id) < (${after[0]}::timestamptz, ${after[1]}::uuid)` : TRUE}
       ORDER BY r.created_at DESC, r.id DESC
       LIMIT ${options.limit + 1}`),
   );
@@ -133,7 +134,7 @@ export async function claimRun(db: Database, options: ClaimOptions): Promise<Cla
           WHERE r.id = (
             SELECT c.id FROM gong_sync_runs c
             WHERE c.status IN ('queued', 'running')
-              AND ${options.runId ? sql.fragment`c.id = ${options.runId}` : sql.fragment`TRUE`}
+              AND ${options.runId ? sql.fragment`c.id = ${options.runId}` : TRUE}
               AND ((c.status = 'running' AND c.lease_expires_at < now())
                 OR (${!options.takeoverOnly} AND c.status = 'queued' AND (c.resume_after IS NULL OR c.resume_after <= now())
                     AND NOT EXISTS (SELECT 1 FROM gong_sync_runs a WHERE a.status = 'running')))

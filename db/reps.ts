@@ -6,7 +6,7 @@ import { containsPattern } from './like.js';
 import type { Database } from './pool.js';
 import type { Precondition } from './precondition.js';
 import { row, tableRow, timestamp, utc, uuid } from './rows.js';
-import { UNRESTRICTED, type Scope } from './scope.js';
+import { UNRESTRICTED, TRUE, type Scope } from './scope.js';
 
 const repRecord = tableRow<s.reps.JSONSelectable>()({
   id: uuid,
@@ -28,7 +28,7 @@ const repJson = sql.fragment`json_build_object(
 
 /** A condition on a row of `reps` aliased `r`: a `rep` sees only their own record. */
 function visibleRep(scope: Scope): FragmentSqlToken {
-  return scope.repEmail === null ? sql.fragment`TRUE` : sql.fragment`r.email = lower(${scope.repEmail})`;
+  return scope.repEmail === null ? TRUE : sql.fragment`r.email = lower(${scope.repEmail})`;
 }
 
 function selectRep(connection: CommonQueryMethods, repId: string, scope: Scope): Promise<RepRecord | null> {

@@ -5,7 +5,7 @@ import type { Precondition } from './precondition.js';
 import { decodeCursor, page } from './cursor.js';
 import { gongStats, gongStatsJson } from './gong-call-data.js';
 import { noRows, row, timestamp, utc, uuid } from './rows.js';
-import { visibleCall, type Scope } from './scope.js';
+import { visibleCall, TRUE, type Scope } from './scope.js';
 
 /** Gong's v2 transcript of one call: one entry per monologue (the contract has checked it). */
 export type GongMonologue = {
@@ -199,14 +199,14 @@ export function searchQuery(scope: Scope, input: SearchInput) {
         -- Only a rep's scope needs the call; every segment has one (foreign key).
         ${scope.repEmail === null ? sql.fragment`` : sql.fragment`JOIN calls c ON c.id = t.call_id`}
         WHERE t.search_vector @@ ${query}
-          AND ${input.callId ? sql.fragment`t.call_id = ${input.callId}` : sql.fragment`TRUE`}
-          AND ${scope.repEmail === null ? sql.fragment`TRUE` : visibleCall(scope, 'c')}
+          AND ${input.callId ? sql.fragment`t.call_id = ${input.callId}` : TRUE}
+          AND ${scope.repEmail === null ? TRUE : visibleCall(scope, 'c')}
           AND ${after
             // After the cursor's sentence: an earlier call (in the order), or a later sentence of its call.
             ? sql.fragment`(t.call_scheduled_at, t.call_id) <= (${after[0]}::timestamptz, ${after[1]}::uuid)
                 AND ((t.call_scheduled_at, t.call_id) < (${after[0]}::timestamptz, ${after[1]}::uuid)
                      OR t.sequence_number > ${after[2]})`
-            : sql.fragment`TRUE`}
+            : TRUE}
         ORDER BY t.call_scheduled_at DESC, t.call_id DESC, t.sequence_number
         LIMIT ${input.limit + 1}
       )

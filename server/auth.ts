@@ -48,8 +48,22 @@ export class TokenRefused extends Error {
 export function verifyBearer(config: Pick<Config, 'jwtSecret' | 'jwt'>): Middleware {
   const check = config.jwt.jwksUrl ? keySetCheck(config.jwt) : secretCheck(config.jwtSecret, config.jwt);
   const verified = new Map<string, { claims: Claims; until: number }>();
-  return async (ctx, next) => {
-    const header = ctx.get('Authorization');
+  /** A token not (or no longer) remembered: its signature and lifetime checked, the verdict left on ctx.state. */
+  const verify = async (ctx: Context, token: string, now: number): Promise<void> => {
+    try {
+      const claims = await check(ctx, token);
+      const refusal = lifetimeRefusal(claims, now, config.jwt.maxTtlSeconds);
+      if (refusal) throw new TokenRefused(refusal);
+      if (verified.size >= VERIFIED_TOKENS_MAX) verified.delete(verified.keys().next().value!);
+      verified.set(token, { claims: Object.freeze(claims), until: Math.min(claims.exp as number, now + VERIFIED_TOKEN_TTL_S) });
+      ctx.state.jwtClaims = claims;
+    } catch (error) {
+      ctx.state.jwtOriginalError = error;
+    }
+  };
+  // Not async: a remembered token (most requests) passes on without a promise of its own.
+  return (ctx, next) => {
+    const header = ctx.req.headers.authorization;
     const token = bearerToken(header);
     if (token === undefined) {
       if (header) ctx.state.jwtOriginalError = new TokenRefused('The Authorization header must read "Bearer <JWT>".');
@@ -66,17 +80,7 @@ export function verifyBearer(config: Pick<Config, 'jwtSecret' | 'jwt'>): Middlew
       return next();
     }
     if (known) verified.delete(token);
-    try {
-      const claims = await check(ctx, token);
-      const refusal = lifetimeRefusal(claims, now, config.jwt.maxTtlSeconds);
-      if (refusal) throw new TokenRefused(refusal);
-      if (verified.size >= VERIFIED_TOKENS_MAX) verified.delete(verified.keys().next().value!);
-      verified.set(token, { claims: Object.freeze(claims), until: Math.min(claims.exp as number, now + VERIFIED_TOKEN_TTL_S) });
-      ctx.state.jwtClaims = claims;
-    } catch (error) {
-      ctx.state.jwtOriginalError = error;
-    }
-    return next();
+    return verify(ctx, token, now).then(() => next());
   };
 }
 
@@ -150,7 +154,7 @@ function keySetCheck(options: Config['jwt']): SignatureCheck {
 }
 
 /** The token of an `Authorization: Bearer <token>` header, read as koa-jwt reads it. */
-function bearerToken(header: string): string | undefined {
+function bearerToken(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const parts = header.trim().split(' ');
   return parts.length === 2 && /^Bearer$/i.test(parts[0]!) ? parts[1] : undefined;
