@@ -43,8 +43,18 @@ export const RARE_WORDS = [
   'firmware', 'satellite', 'hydrology', 'petabyte', 'exabyte', 'zettabyte',
 ];
 
+/**
+ * A session of the bench's own upkeep (seeding, restoring the seeded state): without a statement
+ * timeout. The role's default one (session-defaults.ts, set by the service at start) bounds
+ * requests; deleting the calls an earlier run's POSTs created (100,000s, each cascading to its
+ * speakers and segments) takes longer than that.
+ */
+export function maintenanceSession(url: string): pg.ClientConfig {
+  return { connectionString: url, application_name: 'call-coach-bench-seed', options: '-c statement_timeout=0' };
+}
+
 export async function seedDatabase(url: string, size: SeedSize, log: (line: string) => void): Promise<void> {
-  const client = new pg.Client({ connectionString: url, application_name: 'call-coach-bench-seed' });
+  const client = new pg.Client(maintenanceSession(url));
   await client.connect();
   const step = async (label: string, text: string, values: unknown[] = []) => {
     const started = performance.now();

@@ -8,7 +8,7 @@
  *   npm run bench -- --profile                      # also V8 CPU profiles of every server (.data/bench/profiles/)
  *
  * It seeds (scripts/bench-seed.ts), builds and starts the service (`MALLOC_ARENA_MAX=2 node
- * --max-semi-space-size=16 dist/server.js` as `npm start` does; other V8 flags with --node-args='…',
+ * --max-semi-space-size=8 dist/server.js` as `npm start` does; other V8 flags with --node-args='…',
  * another arena count with MALLOC_ARENA_MAX=N in the bench's environment; `--from-source` runs the
  * TypeScript through tsx instead; NODE_ENV=production, LOG_LEVEL=warn, a random JWT_SECRET, pool
  * of 10) and two floors (scripts/bench-bare-server.ts: node:http + pg, and node:http + the
@@ -36,13 +36,13 @@ import { migrate } from '../db/migrate.js';
 import { UNRESTRICTED } from '../db/scope.js';
 import { insertSegmentsQuery, searchQuery } from '../db/transcripts.js';
 import { loadConfig } from '../server/config.js';
-import { SEEDED_GONG_CALL_ID, seedDatabase, seededSize, VOCABULARY, type SeedSize } from './bench-seed.js';
+import { maintenanceSession, SEEDED_GONG_CALL_ID, seedDatabase, seededSize, VOCABULARY, type SeedSize } from './bench-seed.js';
 import { transcriptLimits, transcriptLimitScenario } from './bench-transcript-limits.js';
 import { freePort } from './free-port.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
 
 /** Keep in step with package.json's `start`: the bench measures the service as it is started. */
-const SERVICE_NODE_ARGS = '--max-semi-space-size=16';
+const SERVICE_NODE_ARGS = '--max-semi-space-size=8';
 const SERVICE_MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -109,7 +109,7 @@ async function database(): Promise<Target> {
  * dead index entries do not skew this run's list and search figures.
  */
 async function restoreSeededState(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client(maintenanceSession(url));
   await client.connect();
   try {
     const removed = await client.query(`DELETE FROM calls WHERE gong_call_id !~ '${SEEDED_GONG_CALL_ID}'`);
