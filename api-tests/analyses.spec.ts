@@ -1,4 +1,5 @@
 import { expect, newCall, setupBody, sql, test, uniqueEmail, type ApiClient } from './support/fixtures.js';
+import type { Database } from '../db/pool.js';
 import { signToken } from './support/tokens.js';
 
 type Speaker = { name: string; email: string; role: string; company_side: boolean };
@@ -22,6 +23,14 @@ function analysisBody(repEmail: string, overrides: Record<string, unknown> = {})
     rubric_version: '2026.11',
     ...overrides,
   };
+}
+
+/** A refused analysis left nothing: no analysis of the call, and the call not marked processed. */
+async function expectNothingStored(db: Database, callId: string): Promise<void> {
+  const state = await db.pool.one(sql.unsafe`
+    SELECT (SELECT count(*)::int FROM analyses WHERE call_id = ${callId}) AS analyses, processed_at
+    FROM calls WHERE id = ${callId}`);
+  expect(state).toEqual({ analyses: 0, processed_at: null });
 }
 
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';
@@ -115,10 +124,7 @@ test.describe('analyses API', { tag: '@integration' }, () => {
     expect(response.status()).toBe(400);
     const problem = await response.json();
     expect(problem.errors).toEqual([{ location: 'body', path: '/rep_email', message: expect.any(String) }]);
-    const state = await db.pool.one(sql.unsafe`
-      SELECT (SELECT count(*)::int FROM analyses WHERE call_id = ${callId}) AS analyses, processed_at
-      FROM calls WHERE id = ${callId}`);
-    expect(state).toEqual({ analyses: 0, processed_at: null });
+    await expectNothingStored(db, callId);
   });
 
   test("a prospect or customer on the call is no rep: 400 naming /rep_email, and nothing changes", async ({ api, db, trackCall }) => {
@@ -141,10 +147,7 @@ test.describe('analyses API', { tag: '@integration' }, () => {
       ]);
       expect(problem.detail).toContain(said);
     }
-    const state = await db.pool.one(sql.unsafe`
-      SELECT (SELECT count(*)::int FROM analyses WHERE call_id = ${callId}) AS analyses, processed_at
-      FROM calls WHERE id = ${callId}`);
-    expect(state).toEqual({ analyses: 0, processed_at: null });
+    await expectNothingStored(db, callId);
   });
 
   test('an example that ends before it starts is a 400 naming each such end_ms; a moment (end = start) is stored', async ({ api, db, trackCall }) => {
